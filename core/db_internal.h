@@ -1,0 +1,58 @@
+/* The asynchronous PostgreSQL pool on the loop, transactions, results, and
+ * the blocking start-up helpers (owner: db.c, db_tx.c, db_result.c, migrate.c). */
+#ifndef COOP_DB_INTERNAL_H
+#define COOP_DB_INTERNAL_H
+
+#include <stddef.h>
+
+#include <coop/types.h>
+#include <libpq-fe.h>
+
+struct event_base;
+
+/* Opens `size` non-blocking connections on base. Connections that fail or drop
+ * are retried with backoff; statements meanwhile fail fast with
+ * -COOP_EUNAVAILABLE. Returns 0 or -1 with a reason in err. */
+int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err,
+                  size_t errlen);
+/* Fails what is queued with -COOP_ECANCELLED, closes every connection. */
+void db_pool_stop(void);
+/* 1 when at least one connection is up and idle or busy, else 0 (/readyz). */
+int db_pool_ready(void);
+typedef struct db_pool_stats {
+    int size, connected, busy, queued;
+    unsigned long long queries, failures;
+} db_pool_stats;
+void db_pool_get_stats(db_pool_stats *out);
+
+/* Host functions (coop_host_api members). */
+int host_db_query(coop_plugin *p, const char *sql, int nparams, const char *const *params,
+                  coop_db_fn cb, void *arg);
+int host_tx_begin(coop_plugin *p, coop_tx_fn cb, void *arg);
+int host_tx_query(coop_tx *tx, const char *sql, int nparams, const char *const *params,
+                  coop_tx_fn cb, void *arg);
+int host_tx_commit(coop_tx *tx, coop_tx_fn cb, void *arg);
+int host_tx_rollback(coop_tx *tx, coop_tx_fn cb, void *arg);
+int host_db_status(const coop_db_result *res);
+const char *host_db_sqlstate(const coop_db_result *res);
+const char *host_db_error(const coop_db_result *res);
+int host_db_nrows(const coop_db_result *res);
+int host_db_ncols(const coop_db_result *res);
+int host_db_column(const coop_db_result *res, const char *name);
+const char *host_db_value(const coop_db_result *res, int row, int col);
+int host_db_is_null(const coop_db_result *res, int row, int col);
+int64_t host_db_affected(const coop_db_result *res);
+
+/* Start-up only (blocking): a connection, or NULL with the reason in err. */
+PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);
+/* Applies the migrations of owner (a plugin name, or "core") into schema,
+ * creating it, in one transaction each, recording name and SHA-256 in
+ * coop.schema_migrations. An applied migration whose checksum changed, or one
+ * that fails, returns -1 with "<owner>: <migration>: <reason>" in err. */
+int migrations_apply(PGconn *conn, const char *owner, const char *schema,
+                     const coop_migration *migrations, char *err, size_t errlen);
+
+/* The core's own migrations (core/sql/NNN_*.sql, schema coop), generated. */
+extern const coop_migration core_migrations[];
+
+#endif

@@ -1,0 +1,23 @@
+# Script mode: cmake -DNAME=n -DFILES="a.sql|b.sql" -DOUT=out.c -P CoopEmbedSql.cmake
+# Writes out.c with `const coop_migration n_migrations[]`, each SQL file as a
+# byte array so that no quoting rule of C strings can bite.
+string(REPLACE "|" ";" files "${FILES}")
+set(body "/* Generated from ${NAME}'s SQL migrations by CoopEmbedSql.cmake. Do not edit. */\n")
+string(APPEND body "#include <coop/types.h>\n\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS files)
+    if(f STREQUAL "")
+        continue()
+    endif()
+    file(READ ${f} hex HEX)
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    get_filename_component(base ${f} NAME)
+    string(APPEND body "static const char sql_${i}[] = {${bytes}0x00};\n")
+    string(APPEND table "    {\"${base}\", sql_${i}},\n")
+    math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst coop_migration ${NAME}_migrations[] = {\n${table}    {0, 0},\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)
