@@ -74,7 +74,7 @@ as_owner() {
 }
 
 mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+dir=$(cd "$dir" && pwd -P)
 data=$dir/data
 log=$dir/server.log
 

@@ -278,10 +278,11 @@ class Coopd:
 
     cluster: the Cluster coopd's database lives in; dbname: that database.
     config: the whole configuration (default: base_config with PLUGINS); "listen" is set to a
-    free port at each start.
+    free port at each start. binary: the coopd to run (default: $COOPD).
     """
 
-    def __init__(self, cluster, dbname, plugins=None, config=None, workdir=None):
+    def __init__(self, cluster, dbname, plugins=None, config=None, workdir=None, binary=None):
+        self.binary = binary or coopd_path()
         self.cluster = cluster
         self.dbname = dbname
         self.config = config if config is not None else base_config(dbname, plugins=plugins)
@@ -304,7 +305,7 @@ class Coopd:
     def create_operator_token(self, label=None):
         """Runs `coopd --create-operator-token` and returns the token it prints."""
         self.write_config()
-        args = [coopd_path(), "--create-operator-token", self.config_path]
+        args = [self.binary, "--create-operator-token", self.config_path]
         if label:
             args += ["--label", label]
         proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -346,7 +347,7 @@ class Coopd:
     def _spawn(self):
         self._log_file = open(self.log_path, "ab")
         self._log_offset = self._log_file.tell()
-        self.process = subprocess.Popen([coopd_path(), self.config_path], stdin=subprocess.DEVNULL,
+        self.process = subprocess.Popen([self.binary, self.config_path], stdin=subprocess.DEVNULL,
                                         stdout=self._log_file, stderr=self._log_file,
                                         env=self.env(), cwd=self.workdir)
 
