@@ -15,4 +15,17 @@ int schema_check(const json_t *schema, char *err, size_t errlen);
  * {"pointer": "/a/0", "message": "..."} (empty when valid). */
 json_t *schema_validate(const json_t *schema, const json_t *instance);
 
+/* Parses schema text and checks it: a new reference, or NULL with a reason in
+ * err ("line L, column C: ..." for bad JSON, "<pointer>: <reason>" for a bad
+ * schema). For plugins' config_schema and routes' body_schema. */
+json_t *schema_parse(const char *text, char *err, size_t errlen);
+
+/* 1 when s is an RFC 3339 full-date ("2026-05-01") / date-time
+ * ("2026-05-01T12:00:00Z", "...T12:00:00.5+02:00"), else 0. */
+int schema_is_rfc3339_date(const char *s);
+int schema_is_rfc3339_date_time(const char *s);
+
+/* Frees the compiled patterns cached across validations (at exit). */
+void schema_free_cache(void);
+
 #endif
