@@ -1,0 +1,263 @@
+/*
+ * The route table: matching by segments, path parameters, percent-decoding,
+ * the strict trailing-slash policy, and the 404 / 405 + Allow decisions.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router_internal.h"
+#include "unit.h"
+
+static void handler_a(coop_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
+static int add(router *r, unsigned method, const char *path)
+{
+    char err[256];
+    return router_add(r, method, path, COOP_ROLES_ALL, NULL, handler_a, NULL, NULL, err,
+                      sizeof(err));
+}
+
+/* Matches path with a scratch buffer of exactly the documented size. */
+static enum router_result match(router *r, unsigned method, const char *path, router_match *m,
+                                char **scratch)
+{
+    free(*scratch);
+    size_t len = strlen(path) + 1;
+    *scratch = malloc(len);
+    return router_lookup(r, method, path, *scratch, len, m);
+}
+
+static void test_registration(void)
+{
+    router *r = router_new();
+    char err[256];
+
+    CHECK_INT(add(r, COOP_GET, "/healthz"), 0);
+    CHECK_INT(add(r, COOP_GET, "/healthz"), -COOP_EEXIST);
+    CHECK_INT(add(r, COOP_POST, "/healthz"), 0);
+    CHECK_INT(add(r, COOP_GET | COOP_POST, "/x"), -COOP_EINVAL);
+    CHECK_INT(add(r, 0, "/x"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "x"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a//b"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/{id"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/{}"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/{1d}"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/x{id}"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a/{id}/b/{id}"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a b"), -COOP_EINVAL);
+    CHECK_INT(add(r, COOP_GET, "/a%20b"), -COOP_EINVAL);
+    CHECK_INT(router_add(r, COOP_GET, "/noroles", 0, NULL, handler_a, NULL, NULL, err,
+                         sizeof(err)),
+              -COOP_EINVAL);
+    CHECK_INT(router_add(r, COOP_GET, "/badroles", 1u << 8, NULL, handler_a, NULL, NULL, err,
+                         sizeof(err)),
+              -COOP_EINVAL);
+    CHECK_INT(router_add(r, COOP_GET, "/nohandler", COOP_PUBLIC, NULL, NULL, NULL, NULL, err,
+                         sizeof(err)),
+              -COOP_EINVAL);
+    /* A schema given to a failed registration is released, not leaked (ASan checks). */
+    CHECK_INT(router_add(r, COOP_GET, "/a/", COOP_PUBLIC, json_object(), handler_a, NULL, NULL,
+                         err, sizeof(err)),
+              -COOP_EINVAL);
+    CHECK(strstr(err, "trailing") != NULL);
+    CHECK_INT(router_add(r, COOP_POST, "/withschema", COOP_PUBLIC, json_object(), handler_a,
+                         NULL, NULL, err, sizeof(err)),
+              0);
+    CHECK_INT(router_count(r), 3);
+    CHECK_STR(router_at(r, 0)->template_path, "/healthz");
+    CHECK(router_at(r, 2)->body_schema != NULL);
+    CHECK(router_at(r, 3) == NULL);
+    router_free(r);
+}
+
+static void test_matching(void)
+{
+    router *r = router_new();
+    router_match m;
+    char *scratch = NULL;
+
+    CHECK_INT(add(r, COOP_GET, "/v1/members"), 0);
+    CHECK_INT(add(r, COOP_POST, "/v1/members"), 0);
+    CHECK_INT(add(r, COOP_GET, "/v1/members/{id}"), 0);
+    CHECK_INT(add(r, COOP_POST, "/v1/members/{id}/status"), 0);
+    CHECK_INT(add(r, COOP_GET, "/v1/voting/proposals/{id}/ballots/{ballot}"), 0);
+    CHECK_INT(add(r, COOP_GET, "/v1/voting/proposals/open"), 0);
+    CHECK_INT(add(r, COOP_DELETE, "/v1/voting/proposals/{pid}"), 0);
+    CHECK_INT(add(r, COOP_GET, "/v1/hello"), 0);
+
+    CHECK_INT(match(r, COOP_GET, "/v1/members", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/v1/members");
+    CHECK_INT(m.route->method, COOP_GET);
+    CHECK_INT(m.allowed, COOP_GET | COOP_POST);
+    CHECK_INT(m.nparams, 0);
+
+    CHECK_INT(match(r, COOP_POST, "/v1/members", &m, &scratch), ROUTER_FOUND);
+    CHECK_INT(m.route->method, COOP_POST);
+
+    CHECK_INT(match(r, COOP_GET, "/v1/members/42", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/v1/members/{id}");
+    CHECK_INT(m.nparams, 1);
+    CHECK_STR(m.route->param_names[0], "id");
+    CHECK_STR(m.values[0], "42");
+
+    CHECK_INT(match(r, COOP_POST, "/v1/members/7/status", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.values[0], "7");
+
+    CHECK_INT(match(r, COOP_GET, "/v1/voting/proposals/12/ballots/99", &m, &scratch),
+              ROUTER_FOUND);
+    CHECK_INT(m.nparams, 2);
+    CHECK_STR(m.route->param_names[0], "id");
+    CHECK_STR(m.values[0], "12");
+    CHECK_STR(m.route->param_names[1], "ballot");
+    CHECK_STR(m.values[1], "99");
+
+    /* A literal wins over a parameter at the same place... */
+    CHECK_INT(match(r, COOP_GET, "/v1/voting/proposals/open", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/v1/voting/proposals/open");
+    /* ...but the walk backtracks to the parameter when the literal lacks the method,
+     * and then names the parameter of that route. */
+    CHECK_INT(match(r, COOP_DELETE, "/v1/voting/proposals/open", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/v1/voting/proposals/{pid}");
+    CHECK_STR(m.route->param_names[0], "pid");
+    CHECK_STR(m.values[0], "open");
+
+    /* The plugin's mount point itself. */
+    CHECK_INT(match(r, COOP_GET, "/v1/hello", &m, &scratch), ROUTER_FOUND);
+
+    free(scratch);
+    router_free(r);
+}
+
+static void test_not_found_and_method(void)
+{
+    router *r = router_new();
+    router_match m;
+    char *scratch = NULL;
+    char allow[64];
+
+    CHECK_INT(add(r, COOP_GET, "/v1/members"), 0);
+    CHECK_INT(add(r, COOP_POST, "/v1/members"), 0);
+    CHECK_INT(add(r, COOP_GET, "/v1/members/{id}"), 0);
+    CHECK_INT(add(r, COOP_PATCH, "/v1/members/{id}"), 0);
+
+    CHECK_INT(match(r, COOP_GET, "/v1/nothing", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK(m.route == NULL);
+    CHECK_INT(match(r, COOP_GET, "/", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/v1", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/v1/members/1/extra", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "v1/members", &m, &scratch), ROUTER_NOT_FOUND);
+
+    /* Strict trailing slash and empty segments: a parameter never matches "". */
+    CHECK_INT(match(r, COOP_GET, "/v1/members/", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/v1//members", &m, &scratch), ROUTER_NOT_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/v1/members/1/", &m, &scratch), ROUTER_NOT_FOUND);
+
+    /* 405 lists exactly the methods of that path. */
+    CHECK_INT(match(r, COOP_DELETE, "/v1/members", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    CHECK_INT(m.allowed, COOP_GET | COOP_POST);
+    router_allow_header(m.allowed, allow, sizeof(allow));
+    CHECK_STR(allow, "GET, POST");
+    CHECK_INT(match(r, COOP_POST, "/v1/members/3", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    router_allow_header(m.allowed, allow, sizeof(allow));
+    CHECK_STR(allow, "GET, PATCH");
+    /* A method no route can have (0: OPTIONS, TRACE...) is 405 on a known path. */
+    CHECK_INT(match(r, 0, "/v1/members", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    CHECK_INT(match(r, 0, "/v1/unknown", &m, &scratch), ROUTER_NOT_FOUND);
+
+    router_allow_header(COOP_GET | COOP_POST | COOP_PUT | COOP_PATCH | COOP_DELETE, allow,
+                        sizeof(allow));
+    CHECK_STR(allow, "GET, POST, PUT, PATCH, DELETE");
+
+    /* Too many segments: not found, not a crash. */
+    char deep[2 * ROUTER_MAX_SEGMENTS + 8] = "";
+    for (int i = 0; i < ROUTER_MAX_SEGMENTS + 2; i++)
+        strcat(deep, "/a");
+    CHECK_INT(match(r, COOP_GET, deep, &m, &scratch), ROUTER_NOT_FOUND);
+
+    /* A scratch buffer smaller than documented is refused, not overrun. */
+    char tiny[4];
+    CHECK_INT(router_lookup(r, COOP_GET, "/v1/members", tiny, sizeof(tiny), &m),
+              ROUTER_NOT_FOUND);
+
+    free(scratch);
+    router_free(r);
+}
+
+static void test_percent_decoding(void)
+{
+    router *r = router_new();
+    router_match m;
+    char *scratch = NULL;
+    char buf[64];
+
+    CHECK_INT(add(r, COOP_GET, "/files/{name}"), 0);
+    CHECK_INT(add(r, COOP_GET, "/caf\xc3\xa9"), 0);
+    CHECK_INT(add(r, COOP_GET, "/a+b"), 0);
+
+    CHECK_INT(match(r, COOP_GET, "/files/a%20b", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.values[0], "a b");
+    /* An encoded slash is data inside one segment, not a separator. */
+    CHECK_INT(match(r, COOP_GET, "/files/a%2Fb", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.values[0], "a/b");
+    CHECK_INT(match(r, COOP_GET, "/files/%41%62%63", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.values[0], "Abc");
+    /* Literal segments compare decoded: %C3%A9 is the UTF-8 of e-acute. */
+    CHECK_INT(match(r, COOP_GET, "/caf%C3%A9", &m, &scratch), ROUTER_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/caf%c3%a9", &m, &scratch), ROUTER_FOUND);
+    /* In a path '+' is a plus, and %2B is too. */
+    CHECK_INT(match(r, COOP_GET, "/a+b", &m, &scratch), ROUTER_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/a%2Bb", &m, &scratch), ROUTER_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/files/x+y", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.values[0], "x+y");
+
+    /* Broken escapes and encoded NULs are a bad request, never a match. */
+    CHECK_INT(match(r, COOP_GET, "/files/%zz", &m, &scratch), ROUTER_BAD_PATH);
+    CHECK_INT(match(r, COOP_GET, "/files/%4", &m, &scratch), ROUTER_BAD_PATH);
+    CHECK_INT(match(r, COOP_GET, "/files/%", &m, &scratch), ROUTER_BAD_PATH);
+    CHECK_INT(match(r, COOP_GET, "/files/a%00b", &m, &scratch), ROUTER_BAD_PATH);
+
+    /* The decoder alone, as the query string uses it. */
+    CHECK_INT(router_percent_decode("a+b%26c", 7, buf, 1), 5);
+    CHECK_STR(buf, "a b&c");
+    CHECK_INT(router_percent_decode("a+b", 3, buf, 0), 3);
+    CHECK_STR(buf, "a+b");
+    CHECK_INT(router_percent_decode("", 0, buf, 1), 0);
+    CHECK_STR(buf, "");
+    CHECK_INT(router_percent_decode("%e2%82%ac", 9, buf, 0), 3);
+    CHECK_STR(buf, "\xe2\x82\xac");
+    /* Decoding in place works (dst == src). */
+    char inplace[] = "x%3Dy";
+    CHECK_INT(router_percent_decode(inplace, 5, inplace, 0), 3);
+    CHECK_STR(inplace, "x=y");
+
+    free(scratch);
+    router_free(r);
+}
+
+static void test_method_names(void)
+{
+    CHECK_STR(router_method_name(COOP_GET), "GET");
+    CHECK_STR(router_method_name(COOP_DELETE), "DELETE");
+    CHECK_STR(router_method_name(COOP_GET | COOP_POST), "OTHER");
+    CHECK_INT(router_method_index(COOP_PATCH), 3);
+    CHECK_INT(router_method_index(0), -1);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    test_registration();
+    test_matching();
+    test_not_found_and_method();
+    test_percent_decoding();
+    test_method_names();
+    return unit_finish();
+}
