@@ -27,4 +27,7 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen);
 /* Frees what config_load allocated; safe on a zeroed or failed config. */
 void config_free(coop_config *cfg);
 
+/* 1 when name is a valid plugin name: [a-z][a-z0-9_]{0,30}. */
+int config_is_plugin_name(const char *name);
+
 #endif
