@@ -41,8 +41,8 @@ int tokens_start(int cache_seconds);
 void tokens_stop(void);
 
 /* Names of enum coop_role bits as the API and the database spell them. */
-const char *identity_role_name(unsigned role);   /* static string, NULL when unknown */
-unsigned identity_role_parse(const char *name);  /* 0 when unknown */
+const char *identity_role_name(unsigned role);  /* static string, NULL when unknown */
+unsigned identity_role_parse(const char *name); /* 0 when unknown */
 
 /* Reads a positive decimal id (a path parameter); 0 when text is not one. */
 int64_t identity_parse_id(const char *text);

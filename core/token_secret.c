@@ -56,8 +56,8 @@ int token_generate(char out[TOKEN_TEXT_LEN + 1])
 
 static bool is_base64url(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 bool token_well_formed(const char *text, size_t len)

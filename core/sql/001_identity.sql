@@ -4,6 +4,13 @@
 -- write the rules refuse leaves no trace whichever way it reaches the database, and concurrent
 -- requests cannot slip past them between a check and an insert.
 
+-- Times leave the database already in the API's form, RFC 3339 in UTC with milliseconds
+-- (e.g. 2024-03-01T09:30:00.000Z), whatever the session's DateStyle and TimeZone.
+CREATE FUNCTION coop.rfc3339(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
 CREATE TABLE coop.members (
     id bigserial PRIMARY KEY,
     name text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),

@@ -57,12 +57,12 @@ static void test_well_formed(void)
     CHECK(token_well_formed(good, strlen(good)));
     CHECK(!token_well_formed(NULL, 0));
     CHECK(!token_well_formed("", 0));
-    CHECK(!token_well_formed(good, strlen(good) - 1));                         /* short */
+    CHECK(!token_well_formed(good, strlen(good) - 1));                                  /* short */
     CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8A", 49)); /* long */
-    CHECK(!token_well_formed("Coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", 48)); /* prefix */
-    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+", 48)); /* '+' */
-    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh=", 48)); /* '=' */
-    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd h8", 48)); /* ' ' */
+    CHECK(!token_well_formed("Coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", 48));  /* prefix */
+    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+", 48));  /* '+' */
+    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh=", 48));  /* '=' */
+    CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd h8", 48));  /* ' ' */
 }
 
 static void test_digest(void)

@@ -1,0 +1,367 @@
+/*
+ * The member register over HTTP: create, list, read, and change a member's
+ * status with the date the change takes effect.
+ *
+ *   POST /v1/members              operator           -> 201 member
+ *   GET  /v1/members              operator, member   -> 200 {"members": [...]}
+ *   GET  /v1/members/{id}         operator, member   -> 200 member with its history
+ *   POST /v1/members/{id}/status  operator           -> 201 member with its history
+ *
+ * The rules of the life cycle (which transition is allowed, that a change
+ * takes effect no earlier than the one before) are enforced by the database
+ * (core/sql/001_identity.sql) under a lock of the member's row, so they hold
+ * for concurrent requests too; this file maps the refusals to answers naming
+ * the field at fault. Every statement is one round trip on the loop.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <coop/coop.h>
+
+#include "identity_internal.h"
+#include "plugin_internal.h"
+#include "schema_internal.h"
+
+/* ---- JSON from rows ------------------------------------------------------ */
+
+static json_t *json_id(const char *text)
+{
+    return text ? json_integer(strtoll(text, NULL, 10)) : json_null();
+}
+
+static json_t *json_text(const char *text)
+{
+    return text ? json_string(text) : json_null();
+}
+
+static const char *value(const coop_db_result *res, int row, const char *column)
+{
+    return coop_db_value(res, row, coop_db_column(res, column));
+}
+
+/* The member of row (id, name, email, created_at, status, effective_date). */
+static json_t *member_json(const coop_db_result *res, int row)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "id", json_id(value(res, row, "id")), "name",
+                     json_text(value(res, row, "name")), "email",
+                     json_text(value(res, row, "email")), "status",
+                     json_text(value(res, row, "status")), "status_effective_date",
+                     json_text(value(res, row, "effective_date")), "created_at",
+                     json_text(value(res, row, "created_at")));
+}
+
+/* ---- Reading one member --------------------------------------------------- */
+
+/* One row per status change, oldest first: the last row holds the current status. */
+static const char member_read_sql[] =
+    "SELECT m.id, m.name, m.email, coop.rfc3339(m.created_at) AS created_at, c.status,"
+    " to_char(c.effective_date, 'YYYY-MM-DD') AS effective_date,"
+    " coop.rfc3339(c.recorded_at) AS recorded_at, c.note"
+    " FROM coop.members m JOIN coop.member_status_changes c ON c.member_id = m.id"
+    " WHERE m.id = $1 ORDER BY c.effective_date, c.id";
+
+static void reply_member(coop_request *req, const coop_db_result *res, int status)
+{
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(req, res);
+        return;
+    }
+    int n = coop_db_nrows(res);
+    if (n == 0) {
+        coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
+        return;
+    }
+    json_t *member = member_json(res, n - 1);
+    json_t *history = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            history, json_pack("{s:o, s:o, s:o, s:o}", "status", json_text(value(res, i, "status")),
+                               "effective_date", json_text(value(res, i, "effective_date")),
+                               "recorded_at", json_text(value(res, i, "recorded_at")), "note",
+                               json_text(value(res, i, "note"))));
+    json_object_set_new(member, "history", history);
+    coop_reply_json(req, status, member);
+}
+
+static void member_read_done_200(const coop_db_result *res, void *arg)
+{
+    reply_member(arg, res, 200);
+}
+
+static void member_read_done_201(const coop_db_result *res, void *arg)
+{
+    reply_member(arg, res, 201);
+}
+
+static void member_read(coop_request *req, const char *id, coop_db_fn done)
+{
+    const char *params[] = {id};
+    if (coop_db_query(core_plugin(), member_read_sql, 1, params, done, req) != 0)
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+}
+
+/* ---- Refusals ------------------------------------------------------------- */
+
+/* A problem naming one field: status 409 or 422. message is copied. */
+static void reply_field_problem(coop_request *req, int status, const char *pointer,
+                                const char *message)
+{
+    json_t *errors = json_array();
+    coop_invalid_add(errors, pointer, message);
+    if (status == 422) {
+        coop_reply_invalid(req, errors);
+        return;
+    }
+    coop_reply_problem_json(
+        req, status,
+        json_pack("{s:s, s:s, s:o}", "title", "Conflict", "detail", message, "errors", errors));
+}
+
+/* Maps a refused write of the register to its answer; anything unforeseen goes to
+ * coop_reply_db_error (503 when the database is away, else 500 and a log line). */
+static void reply_write_refused(coop_request *req, const coop_db_result *res)
+{
+    const char *state = coop_db_sqlstate(res);
+    if (coop_db_status(res) == -COOP_EDB) {
+        if (strcmp(state, "CI001") == 0) { /* transition not allowed from the current status */
+            reply_field_problem(req, 409, "/status", coop_db_error(res));
+            return;
+        }
+        if (strcmp(state, "CI002") == 0) { /* takes effect before the current status */
+            reply_field_problem(req, 422, "/effective_date", coop_db_error(res));
+            return;
+        }
+        if (strcmp(state, "23505") == 0) { /* members_email_key */
+            reply_field_problem(req, 409, "/email", "Another member has this email address.");
+            return;
+        }
+        if (strcmp(state, "23503") == 0) { /* no such member */
+            coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
+            return;
+        }
+    }
+    coop_reply_db_error(req, res);
+}
+
+/* Semantic checks the schema cannot express. Appends to errors. */
+static void check_effective_date(const json_t *body, json_t *errors)
+{
+    const char *date = json_string_value(json_object_get(body, "effective_date"));
+    /* The format is checked by the schema; the database keeps dates from 1900 on. */
+    if (date && strncmp(date, "1900", 4) < 0)
+        coop_invalid_add(errors, "/effective_date", "must be 1900-01-01 or later");
+}
+
+/* ---- POST /v1/members ------------------------------------------------------ */
+
+static const char member_create_schema[] =
+    "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"name\"],"
+    " \"properties\": {"
+    "  \"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200,"
+    "            \"pattern\": \"[^[:space:]]\"},"
+    "  \"email\": {\"type\": [\"string\", \"null\"], \"minLength\": 3, \"maxLength\": 254,"
+    "             \"pattern\": \"^[^@[:space:]]+@[^@[:space:]]+$\"},"
+    "  \"status\": {\"type\": \"string\", \"enum\": [\"applicant\", \"member\"]},"
+    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
+    "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
+
+static void member_created(const coop_db_result *res, void *arg)
+{
+    coop_request *req = arg;
+    if (coop_db_status(res) != 0) {
+        reply_write_refused(req, res);
+        return;
+    }
+    member_read(req, coop_db_value(res, 0, 0), member_read_done_201);
+}
+
+static void member_create(coop_request *req, void *arg)
+{
+    (void)arg;
+    const json_t *body = coop_request_json(req);
+    json_t *errors = json_array();
+    check_effective_date(body, errors);
+    if (json_array_size(errors) > 0) {
+        coop_reply_invalid(req, errors);
+        return;
+    }
+    json_decref(errors);
+
+    const char *status = json_string_value(json_object_get(body, "status"));
+    const char *params[] = {
+        json_string_value(json_object_get(body, "name")),
+        json_string_value(json_object_get(body, "email")), /* NULL for null or absent */
+        status ? status : "applicant",
+        json_string_value(json_object_get(body, "effective_date")),
+        json_string_value(json_object_get(body, "note")),
+    };
+    static const char sql[] = "SELECT coop.member_create(btrim($1), $2, $3,"
+                              " coalesce($4::date, (now() AT TIME ZONE 'UTC')::date), $5)";
+    if (coop_db_query(core_plugin(), sql, 5, params, member_created, req) != 0)
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+}
+
+/* ---- GET /v1/members -------------------------------------------------------- */
+
+static void members_listed(const coop_db_result *res, void *arg)
+{
+    coop_request *req = arg;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(req, res);
+        return;
+    }
+    json_t *members = json_array();
+    int n = coop_db_nrows(res);
+    for (int i = 0; i < n; i++)
+        json_array_append_new(members, member_json(res, i));
+    coop_reply_json(req, 200, json_pack("{s:o}", "members", members));
+}
+
+static void reply_bad_parameter(coop_request *req, const char *name, const char *message)
+{
+    json_t *errors = json_pack("[{s:s, s:s}]", "parameter", name, "message", message);
+    coop_reply_problem_json(req, 400,
+                            json_pack("{s:s, s:s, s:o}", "title", "Bad Request", "detail",
+                                      "A query parameter is invalid.", "errors", errors));
+}
+
+/* ?status= keeps the members with that status; ?at= (an RFC 3339 date or
+ * date-time) gives each member's status in force then, as coop.member_status_at
+ * does, and leaves out those whose first status takes effect later. */
+static void members_list(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *status = coop_request_query(req, "status");
+    const char *at = coop_request_query(req, "at");
+    if (status && strcmp(status, "applicant") != 0 && strcmp(status, "member") != 0 &&
+        strcmp(status, "resigned") != 0 && strcmp(status, "excluded") != 0) {
+        reply_bad_parameter(req, "status", "must be applicant, member, resigned or excluded");
+        return;
+    }
+    char at_buf[64];
+    if (at) {
+        if (schema_is_rfc3339_date(at)) {
+            /* A date means its first instant in UTC, like an effective date. */
+            snprintf(at_buf, sizeof(at_buf), "%sT00:00:00Z", at);
+            at = at_buf;
+        } else if (!schema_is_rfc3339_date_time(at) || strncmp(at, "1900", 4) < 0) {
+            reply_bad_parameter(req, "at", "must be an RFC 3339 date or date-time from 1900 on");
+            return;
+        }
+    }
+    static const char sql[] =
+        "SELECT m.id, m.name, m.email, coop.rfc3339(m.created_at) AS created_at, s.status,"
+        " to_char(s.effective_date, 'YYYY-MM-DD') AS effective_date"
+        " FROM coop.members m CROSS JOIN LATERAL ("
+        "  SELECT c.status, c.effective_date FROM coop.member_status_changes c"
+        "  WHERE c.member_id = m.id"
+        "   AND c.effective_date <= (coalesce($2::timestamptz, 'infinity') AT TIME ZONE "
+        "'UTC')::date"
+        "  ORDER BY c.effective_date DESC, c.id DESC LIMIT 1) s"
+        " WHERE $1::text IS NULL OR s.status = $1 ORDER BY m.id";
+    const char *params[] = {status, at};
+    if (coop_db_query(core_plugin(), sql, 2, params, members_listed, req) != 0)
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+}
+
+/* ---- GET /v1/members/{id} ---------------------------------------------------- */
+
+/* The id as the database should see it, or NULL after answering 404. */
+static const char *member_id_param(coop_request *req)
+{
+    const char *id = coop_request_param(req, "id");
+    if (identity_parse_id(id) == 0) {
+        coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
+        return NULL;
+    }
+    return id;
+}
+
+static void member_get(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id = member_id_param(req);
+    if (id)
+        member_read(req, id, member_read_done_200);
+}
+
+/* ---- POST /v1/members/{id}/status -------------------------------------------- */
+
+static const char status_change_schema[] =
+    "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"status\"],"
+    " \"properties\": {"
+    "  \"status\": {\"type\": \"string\","
+    "              \"enum\": [\"applicant\", \"member\", \"resigned\", \"excluded\"]},"
+    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
+    "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
+
+static void status_changed(const coop_db_result *res, void *arg)
+{
+    coop_request *req = arg;
+    if (coop_db_status(res) != 0) {
+        reply_write_refused(req, res);
+        return;
+    }
+    member_read(req, coop_db_value(res, 0, 0), member_read_done_201);
+}
+
+static void status_change(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id = member_id_param(req);
+    if (!id)
+        return;
+    const json_t *body = coop_request_json(req);
+    json_t *errors = json_array();
+    check_effective_date(body, errors);
+    if (json_array_size(errors) > 0) {
+        coop_reply_invalid(req, errors);
+        return;
+    }
+    json_decref(errors);
+
+    const char *params[] = {
+        id,
+        json_string_value(json_object_get(body, "status")),
+        json_string_value(json_object_get(body, "effective_date")),
+        json_string_value(json_object_get(body, "note")),
+    };
+    static const char sql[] =
+        "INSERT INTO coop.member_status_changes (member_id, status, effective_date, note)"
+        " VALUES ($1, $2, coalesce($3::date, (now() AT TIME ZONE 'UTC')::date), $4)"
+        " RETURNING member_id";
+    if (coop_db_query(core_plugin(), sql, 4, params, status_changed, req) != 0)
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+}
+
+/* ---- Registration ------------------------------------------------------------ */
+
+int members_routes_register(void)
+{
+    const coop_route routes[] = {
+        {.method = COOP_POST,
+         .path = "/v1/members",
+         .roles = COOP_ROLE_OPERATOR,
+         .body_schema = member_create_schema,
+         .handler = member_create},
+        {.method = COOP_GET,
+         .path = "/v1/members",
+         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
+         .handler = members_list},
+        {.method = COOP_GET,
+         .path = "/v1/members/{id}",
+         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
+         .handler = member_get},
+        {.method = COOP_POST,
+         .path = "/v1/members/{id}/status",
+         .roles = COOP_ROLE_OPERATOR,
+         .body_schema = status_change_schema,
+         .handler = status_change},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        int rc = coop_route_add(core_plugin(), &routes[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
