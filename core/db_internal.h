@@ -10,6 +10,23 @@
 
 struct event_base;
 
+/* The outcome of one statement as callbacks see it (coop_db_result is opaque
+ * to plugins). pg is NULL when the statement never reached PostgreSQL
+ * (unavailable, cancelled). sqlstate and message are never NULL. */
+struct coop_db_result {
+    PGresult *pg;
+    int status;           /* 0, -COOP_EDB, -COOP_EUNAVAILABLE or -COOP_ECANCELLED */
+    const char *sqlstate; /* borrowed from pg, or "" */
+    const char *message;  /* borrowed from pg or a static string, or "" */
+};
+
+/* Classifies pg (borrowed, may be NULL) into res; res borrows from pg. When pg
+ * is NULL, status (a negative COOP_E*) and message (static) describe why. */
+void db_result_init(struct coop_db_result *res, PGresult *pg, int status, const char *message);
+/* True when a failed result means the connection itself is gone or going
+ * (SQLSTATE class 08, or 57P01-57P03: the server is shutting down). */
+int db_result_connection_lost(const PGresult *pg);
+
 /* Opens `size` non-blocking connections on base. Connections that fail or drop
  * are retried with backoff; statements meanwhile fail fast with
  * -COOP_EUNAVAILABLE. Returns 0 or -1 with a reason in err. */
@@ -42,6 +59,10 @@ int host_db_column(const coop_db_result *res, const char *name);
 const char *host_db_value(const coop_db_result *res, int row, int col);
 int host_db_is_null(const coop_db_result *res, int row, int col);
 int64_t host_db_affected(const coop_db_result *res);
+
+/* libpq notice processor: server notices go to the log (debug level), not
+ * straight to stderr where they would break the one-line-per-event log. */
+void db_log_notice(void *arg, const char *message);
 
 /* Start-up only (blocking): a connection, or NULL with the reason in err. */
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);

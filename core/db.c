@@ -1,0 +1,731 @@
+/*
+ * The asynchronous PostgreSQL pool on the event loop.
+ *
+ * Each connection is a non-blocking libpq connection whose socket is watched
+ * by one libevent event: connecting (PQconnectPoll), sending (PQflush) and
+ * reading (PQconsumeInput / PQisBusy / PQgetResult) all happen in on_conn_io,
+ * so nothing here ever waits for the server. Statements wait in one FIFO queue
+ * while every connection is busy.
+ *
+ * Failure is a normal state: a connection that drops fails its statement with
+ * -COOP_EUNAVAILABLE and reconnects with a doubling backoff; while no
+ * connection is up, new statements fail at once (their callback deferred to
+ * the loop) instead of piling up; queued ones give up after a bound. When the
+ * server comes back the reconnect timers find it, without anyone's help.
+ *
+ * search_path: a plugin's unqualified names resolve in its own schema. Every
+ * connection remembers the schema its search_path names and only sends
+ * `SET search_path` when a statement of another owner comes along (a session
+ * setting made outside any transaction, so a later ROLLBACK cannot undo it).
+ * A plugin that changes search_path itself defeats this; docs/sdk.md says not to.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "db_pool_internal.h"
+#include "log_internal.h"
+#include "plugin_internal.h"
+
+/* How long a statement may wait for a free connection before it fails. */
+#define DB_QUEUE_TIMEOUT_MS 5000
+/* Reconnect backoff: the first retry after a drop comes quickly, later ones
+ * double up to the cap, which bounds how long recovery takes once the server
+ * is back. */
+#define DB_BACKOFF_MIN_MS 100
+#define DB_BACKOFF_MAX_MS 5000
+/* libpq's connect_timeout is not enforced for PQconnectPoll: our own. */
+#define DB_CONNECT_TIMEOUT_MS 10000
+
+#define DB_SCHEMA_MAX 64
+
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
+enum conn_phase { PHASE_SET_SEARCH_PATH, PHASE_RUN };
+
+struct db_conn {
+    int index;
+    enum conn_state state;
+    PGconn *pg;
+    struct event *io;    /* the socket; re-assigned whenever fd or interest changes */
+    struct event *timer; /* reconnect backoff, or the connect timeout */
+    evutil_socket_t fd;
+    short watching;
+    int backoff_ms;
+    int broken; /* a send failed: on_conn_io tears the connection down */
+    struct db_stmt *current; /* the statement running, if any */
+    enum conn_phase phase;
+    PGresult *result;    /* the running statement's result, collected */
+    coop_tx *tx;         /* the transaction holding the connection, if any */
+    char schema[DB_SCHEMA_MAX];         /* what search_path names now ("" unknown) */
+    char pending_schema[DB_SCHEMA_MAX]; /* what the SET under way will name */
+};
+
+static struct {
+    struct event_base *base;
+    char *conninfo;
+    struct db_conn *conns;
+    int size;
+    int connected;
+    int down;     /* no connection is up and an attempt failed: fail fast */
+    int stopping; /* db_pool_stop runs: everything fails with -COOP_ECANCELLED */
+    struct db_stmt *queue_head, *queue_tail;
+    int queued;
+    struct event *queue_timer;
+    struct db_stmt *deferred_head, *deferred_tail;
+    struct event *deferred_ev;
+    unsigned long long queries, failures;
+} pool;
+
+static void on_conn_io(evutil_socket_t fd, short what, void *arg);
+static void conn_connect(struct db_conn *c);
+static void pool_pump(void);
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct timeval ms_to_tv(uint64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+/* The first line of libpq's message, for one-line logs. */
+static void first_line(const char *msg, char *out, size_t outlen)
+{
+    size_t n = strcspn(msg ? msg : "", "\n");
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, msg ? msg : "", n);
+    out[n] = '\0';
+}
+
+/* ------------------------------------------------------------------------- */
+/* Statements */
+
+struct db_stmt *db_stmt_new(enum db_stmt_kind kind, coop_plugin *owner, const char *sql,
+                            int nparams, const char *const *params)
+{
+    size_t sql_len = strlen(sql) + 1;
+    size_t size = sizeof(struct db_stmt) + (size_t)nparams * sizeof(char *) + sql_len;
+    for (int i = 0; i < nparams; i++)
+        if (params[i])
+            size += strlen(params[i]) + 1;
+    struct db_stmt *st = calloc(1, size);
+    if (!st)
+        return NULL;
+    const char **copies = (const char **)(st + 1);
+    char *text = (char *)(copies + nparams);
+    memcpy(text, sql, sql_len);
+    st->sql = text;
+    text += sql_len;
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            copies[i] = NULL;
+            continue;
+        }
+        size_t len = strlen(params[i]) + 1;
+        memcpy(text, params[i], len);
+        copies[i] = text;
+        text += len;
+    }
+    st->kind = kind;
+    st->owner = owner;
+    st->nparams = nparams;
+    st->params = copies;
+    return st;
+}
+
+/* Hands the outcome to whoever asked; frees st. Callers have put the pool in
+ * a consistent state first: the callback may queue more statements. */
+static void stmt_complete(struct db_stmt *st, struct coop_db_result *res)
+{
+    if (st->kind != DB_STMT_QUERY) {
+        db_tx_complete(st, res);
+        return;
+    }
+    if (st->cb)
+        st->cb(res, st->arg);
+    free(st);
+}
+
+static void stmt_fail_now(struct db_stmt *st, int status, const char *message)
+{
+    struct coop_db_result res;
+    db_result_init(&res, NULL, status, message);
+    pool.failures++;
+    stmt_complete(st, &res);
+}
+
+void db_fail_later(struct db_stmt *st, int status, const char *message)
+{
+    if (!pool.deferred_ev) { /* the pool is not running: there is no loop to defer to */
+        free(st);
+        return;
+    }
+    st->fail_status = status;
+    st->fail_message = message;
+    st->next = NULL;
+    if (pool.deferred_tail)
+        pool.deferred_tail->next = st;
+    else
+        pool.deferred_head = st;
+    pool.deferred_tail = st;
+    event_active(pool.deferred_ev, EV_TIMEOUT, 0);
+}
+
+/* Runs the deferred failures queued so far; those their callbacks queue run
+ * at the next activation, so the loop stays fair. */
+static void run_deferred(void)
+{
+    struct db_stmt *st = pool.deferred_head;
+    pool.deferred_head = pool.deferred_tail = NULL;
+    while (st) {
+        struct db_stmt *next = st->next;
+        stmt_fail_now(st, st->fail_status, st->fail_message);
+        st = next;
+    }
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    run_deferred();
+}
+
+/* ------------------------------------------------------------------------- */
+/* The queue */
+
+static void queue_push(struct db_stmt *st)
+{
+    st->next = NULL;
+    st->deadline_ms = now_ms() + DB_QUEUE_TIMEOUT_MS;
+    if (pool.queue_tail)
+        pool.queue_tail->next = st;
+    else
+        pool.queue_head = st;
+    pool.queue_tail = st;
+    pool.queued++;
+    if (!evtimer_pending(pool.queue_timer, NULL)) {
+        struct timeval tv = ms_to_tv(DB_QUEUE_TIMEOUT_MS);
+        evtimer_add(pool.queue_timer, &tv);
+    }
+}
+
+static struct db_stmt *queue_pop(void)
+{
+    struct db_stmt *st = pool.queue_head;
+    if (!st)
+        return NULL;
+    pool.queue_head = st->next;
+    if (!pool.queue_head)
+        pool.queue_tail = NULL;
+    pool.queued--;
+    st->next = NULL;
+    return st;
+}
+
+/* Statements are queued in deadline order, so the head is always the next to
+ * expire: one timer serves the whole queue. */
+static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    uint64_t now = now_ms();
+    while (pool.queue_head && pool.queue_head->deadline_ms <= now)
+        stmt_fail_now(queue_pop(), -COOP_EUNAVAILABLE,
+                      "no database connection became free in time");
+    if (pool.queue_head && !evtimer_pending(pool.queue_timer, NULL)) {
+        struct timeval tv = ms_to_tv(pool.queue_head->deadline_ms - now);
+        evtimer_add(pool.queue_timer, &tv);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Connections */
+
+/* (Re)arms the socket event. While connecting the socket may change under
+ * PQconnectPoll (another host, SSL retry), so then force re-registration. */
+static void conn_watch(struct db_conn *c, evutil_socket_t fd, short what, int force)
+{
+    if (!force && c->fd == fd && c->watching == what && event_pending(c->io, what, NULL))
+        return;
+    event_del(c->io);
+    event_assign(c->io, pool.base, fd, what | EV_PERSIST, on_conn_io, c);
+    event_add(c->io, NULL);
+    c->fd = fd;
+    c->watching = what;
+}
+
+static void conn_schedule_reconnect(struct db_conn *c)
+{
+    struct timeval tv = ms_to_tv((uint64_t)c->backoff_ms);
+    evtimer_del(c->timer);
+    evtimer_add(c->timer, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static void conn_close(struct db_conn *c)
+{
+    event_del(c->io);
+    evtimer_del(c->timer);
+    if (c->result) {
+        PQclear(c->result);
+        c->result = NULL;
+    }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->fd = -1;
+    c->watching = 0;
+    c->broken = 0;
+    c->schema[0] = '\0';
+    if (c->state == CONN_READY)
+        pool.connected--;
+    c->state = CONN_DOWN;
+    if (pool.connected == 0)
+        pool.down = 1;
+}
+
+static void conn_connect_failed(struct db_conn *c, const char *why)
+{
+    char line[256];
+    first_line(why, line, sizeof line);
+    /* Only the first connection says it, once per retry: enough to see the
+     * outage in the log without one line per connection and attempt. */
+    if (c->index == 0)
+        log_write(COOP_LOG_WARN, "db", "cannot connect to the database: %s (retry in %d ms)",
+                  line[0] ? line : "unknown reason", c->backoff_ms);
+    conn_close(c);
+    conn_schedule_reconnect(c);
+}
+
+/* The connection is gone: its statement fails with -COOP_EUNAVAILABLE, its
+ * transaction with it, and it reconnects soon. */
+static void conn_lost(struct db_conn *c)
+{
+    char line[256];
+    first_line(c->pg ? PQerrorMessage(c->pg) : "", line, sizeof line);
+    log_write(COOP_LOG_WARN, "db", "database connection %d lost: %s", c->index,
+              line[0] ? line : "connection closed");
+    struct db_stmt *st = c->current;
+    c->current = NULL;
+    if (c->tx) {
+        c->tx->conn = NULL;
+        c->tx = NULL;
+    }
+    conn_close(c);
+    c->backoff_ms = DB_BACKOFF_MIN_MS;
+    conn_schedule_reconnect(c);
+    if (st)
+        stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+}
+
+static void conn_ready(struct db_conn *c)
+{
+    evtimer_del(c->timer);
+    if (PQsetnonblocking(c->pg, 1) != 0) {
+        conn_connect_failed(c, PQerrorMessage(c->pg));
+        return;
+    }
+    int was_down = pool.down;
+    c->state = CONN_READY;
+    c->backoff_ms = DB_BACKOFF_MIN_MS;
+    c->schema[0] = '\0';
+    pool.connected++;
+    pool.down = 0;
+    conn_watch(c, PQsocket(c->pg), EV_READ, 1);
+    if (was_down)
+        log_write(COOP_LOG_INFO, "db", "database reachable again");
+    pool_pump();
+}
+
+static void conn_poll_connect(struct db_conn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        conn_watch(c, PQsocket(c->pg), EV_READ, 1);
+        break;
+    case PGRES_POLLING_WRITING:
+        conn_watch(c, PQsocket(c->pg), EV_WRITE, 1);
+        break;
+    case PGRES_POLLING_OK:
+        conn_ready(c);
+        break;
+    default:
+        conn_connect_failed(c, PQerrorMessage(c->pg));
+        break;
+    }
+}
+
+static void conn_connect(struct db_conn *c)
+{
+    c->pg = PQconnectStart(pool.conninfo);
+    if (!c->pg) {
+        conn_connect_failed(c, "out of memory");
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, db_log_notice, NULL);
+    if (PQstatus(c->pg) == CONNECTION_BAD || PQsocket(c->pg) < 0) {
+        conn_connect_failed(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    struct timeval tv = ms_to_tv(DB_CONNECT_TIMEOUT_MS);
+    evtimer_add(c->timer, &tv);
+    /* libpq: after PQconnectStart, act as if PQconnectPoll said WRITING. */
+    conn_watch(c, PQsocket(c->pg), EV_WRITE, 1);
+}
+
+static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct db_conn *c = arg;
+    if (c->state == CONN_CONNECTING)
+        conn_connect_failed(c, "timed out connecting");
+    else if (c->state == CONN_DOWN)
+        conn_connect(c);
+}
+
+/* Sends what c->current needs next; a failure to send is handled by
+ * on_conn_io (activated here) so that no callback runs inside the caller. */
+static void conn_send(struct db_conn *c, const char *sql, int nparams, const char *const *params)
+{
+    if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        c->broken = 1;
+        event_active(c->io, EV_READ, 0);
+        return;
+    }
+    int flushed = PQflush(c->pg);
+    if (flushed < 0) {
+        c->broken = 1;
+        event_active(c->io, EV_READ, 0);
+        return;
+    }
+    conn_watch(c, c->fd, flushed ? EV_READ | EV_WRITE : EV_READ, 0);
+}
+
+static const char *owner_schema(const coop_plugin *owner)
+{
+    /* The core (no descriptor) keeps its tables in schema coop. */
+    return !owner || !owner->desc ? "coop" : owner->name;
+}
+
+static void conn_start(struct db_conn *c, struct db_stmt *st)
+{
+    c->current = st;
+    if (st->kind == DB_STMT_TX_BEGIN) {
+        c->tx = st->tx;
+        st->tx->conn = c;
+    }
+    const char *schema = owner_schema(st->owner);
+    int needs_path = (st->kind == DB_STMT_QUERY || st->kind == DB_STMT_TX_BEGIN) &&
+                     strcmp(c->schema, schema) != 0;
+    if (!needs_path) {
+        c->phase = PHASE_RUN;
+        conn_send(c, st->sql, st->nparams, st->params);
+        return;
+    }
+    /* Plugin names are [a-z][a-z0-9_]*, but quote as an identifier anyway. */
+    char sql[32 + 2 * DB_SCHEMA_MAX];
+    char *out = sql + sprintf(sql, "SET search_path TO \"");
+    for (const char *in = schema; *in && out < sql + sizeof sql - 16; in++) {
+        if (*in == '"')
+            *out++ = '"';
+        *out++ = *in;
+    }
+    strcpy(out, "\", public");
+    snprintf(c->pending_schema, sizeof c->pending_schema, "%s", schema);
+    c->phase = PHASE_SET_SEARCH_PATH;
+    conn_send(c, sql, 0, NULL);
+}
+
+static int conn_idle(const struct db_conn *c)
+{
+    return c->state == CONN_READY && !c->current && !c->tx && !c->broken;
+}
+
+static struct db_conn *pool_idle_conn(void)
+{
+    for (int i = 0; i < pool.size; i++)
+        if (conn_idle(&pool.conns[i]))
+            return &pool.conns[i];
+    return NULL;
+}
+
+static void pool_pump(void)
+{
+    struct db_conn *c;
+    while (pool.queue_head && (c = pool_idle_conn()) != NULL)
+        conn_start(c, queue_pop());
+}
+
+/* A statement's results are all in (PQgetResult said NULL). */
+static void conn_statement_done(struct db_conn *c)
+{
+    PGresult *pg = c->result;
+    c->result = NULL;
+    if (PQstatus(c->pg) == CONNECTION_BAD || (pg && db_result_connection_lost(pg))) {
+        PQclear(pg);
+        conn_lost(c);
+        return;
+    }
+    struct db_stmt *st = c->current;
+    if (c->phase == PHASE_SET_SEARCH_PATH && pg && PQresultStatus(pg) == PGRES_COMMAND_OK) {
+        PQclear(pg);
+        memcpy(c->schema, c->pending_schema, sizeof c->schema);
+        c->phase = PHASE_RUN;
+        conn_send(c, st->sql, st->nparams, st->params);
+        return;
+    }
+    c->current = NULL;
+    if (c->phase == PHASE_SET_SEARCH_PATH)
+        c->schema[0] = '\0';
+    if (st->kind == DB_STMT_QUERY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        /* A plugin opened a transaction with coop_db_query (BEGIN): a pooled
+         * connection must come back clean, so start afresh. */
+        log_write(COOP_LOG_WARN, "db", "plugin %s left a transaction open outside coop_tx_begin;"
+                  " connection reset", st->owner ? st->owner->name : "core");
+        c->broken = 1;
+        event_active(c->io, EV_READ, 0);
+    }
+    struct coop_db_result res;
+    db_result_init(&res, pg, 0, pg ? NULL : "no result");
+    if (!pg)
+        res.status = -COOP_EDB;
+    pool.queries++;
+    if (res.status != 0)
+        pool.failures++;
+    stmt_complete(st, &res);
+    PQclear(pg);
+    pool_pump();
+}
+
+static void conn_read(struct db_conn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_lost(c);
+        return;
+    }
+    for (PGnotify *n; (n = PQnotifies(c->pg)) != NULL;)
+        PQfreemem(n);
+    while (!PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            if (c->current)
+                conn_statement_done(c);
+            return;
+        }
+        if (!c->current) { /* nothing asked for it */
+            PQclear(r);
+            continue;
+        }
+        /* One statement gives one result; should there be more, the first
+         * error (else the last result) is what the caller needs. */
+        if (c->result && PQresultStatus(c->result) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(c->result);
+            c->result = r;
+        }
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        conn_lost(c);
+}
+
+static void on_conn_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct db_conn *c = arg;
+    if (c->state == CONN_CONNECTING) {
+        conn_poll_connect(c);
+        return;
+    }
+    if (c->state != CONN_READY)
+        return;
+    if (c->broken) {
+        conn_lost(c);
+        return;
+    }
+    if (what & EV_WRITE) {
+        int flushed = PQflush(c->pg);
+        if (flushed < 0) {
+            conn_lost(c);
+            return;
+        }
+        if (flushed == 0)
+            conn_watch(c, c->fd, EV_READ, 0);
+    }
+    if (what & EV_READ)
+        conn_read(c);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Submitting */
+
+int db_submit(struct db_stmt *st)
+{
+    if (!pool.base)
+        return -COOP_ESTATE;
+    if (pool.stopping)
+        db_fail_later(st, -COOP_ECANCELLED, "coopd is stopping");
+    else if (pool.down)
+        db_fail_later(st, -COOP_EUNAVAILABLE, "the database is unavailable");
+    else {
+        struct db_conn *c = pool.queue_head ? NULL : pool_idle_conn();
+        if (c)
+            conn_start(c, st);
+        else
+            queue_push(st);
+    }
+    return 0;
+}
+
+void db_run_on(struct db_conn *c, struct db_stmt *st)
+{
+    if (pool.stopping || !pool.base) {
+        db_fail_later(st, -COOP_ECANCELLED, "coopd is stopping");
+        return;
+    }
+    if (!c || c->state != CONN_READY || c->current) {
+        db_fail_later(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+        return;
+    }
+    c->current = st;
+    c->phase = PHASE_RUN;
+    conn_send(c, st->sql, st->nparams, st->params);
+}
+
+void db_conn_release(struct db_conn *c)
+{
+    if (!c)
+        return;
+    if (c->tx) {
+        c->tx->conn = NULL;
+        c->tx = NULL;
+    }
+    if (c->state == CONN_READY && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        c->broken = 1; /* should not happen; never hand out a connection mid-transaction */
+        event_active(c->io, EV_READ, 0);
+    }
+    pool_pump();
+}
+
+int host_db_query(coop_plugin *p, const char *sql, int nparams, const char *const *params,
+                  coop_db_fn cb, void *arg)
+{
+    if (!sql || nparams < 0 || nparams > 65535 || (nparams > 0 && !params))
+        return -COOP_EINVAL;
+    struct db_stmt *st = db_stmt_new(DB_STMT_QUERY, p, sql, nparams, params);
+    if (!st)
+        return -COOP_ENOMEM;
+    st->cb = cb;
+    st->arg = arg;
+    int rc = db_submit(st);
+    if (rc != 0)
+        free(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The pool */
+
+int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err,
+                  size_t errlen)
+{
+    if (pool.base) {
+        snprintf(err, errlen, "database pool: already started");
+        return -1;
+    }
+    if (!base || !conninfo || size < 1) {
+        snprintf(err, errlen, "database pool: invalid arguments");
+        return -1;
+    }
+    memset(&pool, 0, sizeof pool);
+    pool.base = base;
+    pool.size = size;
+    pool.conninfo = strdup(conninfo);
+    pool.conns = calloc((size_t)size, sizeof *pool.conns);
+    pool.queue_timer = evtimer_new(base, on_queue_timer, NULL);
+    pool.deferred_ev = event_new(base, -1, 0, on_deferred, NULL);
+    int ok = pool.conninfo && pool.conns && pool.queue_timer && pool.deferred_ev;
+    for (int i = 0; ok && i < size; i++) {
+        struct db_conn *c = &pool.conns[i];
+        c->index = i;
+        c->fd = -1;
+        c->backoff_ms = DB_BACKOFF_MIN_MS;
+        c->io = event_new(base, -1, 0, on_conn_io, c);
+        c->timer = evtimer_new(base, on_conn_timer, c);
+        ok = c->io && c->timer;
+    }
+    if (!ok) {
+        db_pool_stop();
+        snprintf(err, errlen, "database pool: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < size; i++)
+        conn_connect(&pool.conns[i]);
+    return 0;
+}
+
+void db_pool_stop(void)
+{
+    if (!pool.base)
+        return;
+    pool.stopping = 1;
+    for (struct db_stmt *st; (st = queue_pop()) != NULL;)
+        stmt_fail_now(st, -COOP_ECANCELLED, "coopd is stopping");
+    for (int i = 0; pool.conns && i < pool.size; i++) {
+        struct db_conn *c = &pool.conns[i];
+        struct db_stmt *st = c->current;
+        c->current = NULL;
+        if (c->tx) {
+            c->tx->conn = NULL;
+            c->tx = NULL;
+        }
+        if (c->io && c->timer)
+            conn_close(c);
+        if (st)
+            stmt_fail_now(st, -COOP_ECANCELLED, "coopd is stopping");
+    }
+    /* Callbacks above may have queued more; each round fails them too. */
+    while (pool.deferred_head)
+        run_deferred();
+    for (int i = 0; pool.conns && i < pool.size; i++) {
+        if (pool.conns[i].io)
+            event_free(pool.conns[i].io);
+        if (pool.conns[i].timer)
+            event_free(pool.conns[i].timer);
+    }
+    if (pool.queue_timer)
+        event_free(pool.queue_timer);
+    if (pool.deferred_ev)
+        event_free(pool.deferred_ev);
+    free(pool.conns);
+    free(pool.conninfo);
+    memset(&pool, 0, sizeof pool);
+}
+
+int db_pool_ready(void)
+{
+    return pool.connected > 0;
+}
+
+void db_pool_get_stats(db_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->size = pool.size;
+    out->connected = pool.connected;
+    out->queued = pool.queued;
+    out->queries = pool.queries;
+    out->failures = pool.failures;
+    for (int i = 0; i < pool.size; i++)
+        if (pool.conns[i].current || pool.conns[i].tx)
+            out->busy++;
+}

@@ -1,0 +1,470 @@
+/*
+ * The database pool (db.c, db_tx.c, db_result.c) on a real event loop against
+ * the real test cluster (COOP_TEST_PGHOST/PGPORT/PGUSER, as scripts/test.sh
+ * exports them): queries and parameters, search_path per owner, the FIFO
+ * queue, transactions and their lifetime rules, a connection killed under a
+ * running statement, a server that is not there, and stopping with work in
+ * flight (ASan checks that nothing leaks).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "db_internal.h"
+#include "plugin_internal.h"
+#include "unit.h"
+
+static struct event_base *base;
+static PGconn *admin; /* blocking, to the test database: to look and to kill */
+static char conninfo[256];
+
+/* A plugin as the loader would make it: only name and desc matter here. */
+static const coop_plugin_descriptor unit_descriptor = {COOP_DESCRIPTOR_HEADER, .name = "unitp"};
+static coop_plugin unit_plugin = {.name = "unitp", .desc = &unit_descriptor};
+
+static void on_limit(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+}
+
+/* Runs the loop until *flag becomes non-zero or seconds pass; returns *flag. */
+static int run_until(const int *flag, int seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+    struct event *limit = evtimer_new(base, on_limit, NULL);
+    evtimer_add(limit, &tv);
+    while (!*flag && evtimer_pending(limit, NULL))
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(limit);
+    return *flag;
+}
+
+static void run_for_ms(int ms)
+{
+    int never = 0;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    struct event *limit = evtimer_new(base, on_limit, NULL);
+    evtimer_add(limit, &tv);
+    while (!never && evtimer_pending(limit, NULL))
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(limit);
+}
+
+static char *admin_value(const char *sql)
+{
+    static char out[256];
+    PGresult *r = PQexec(admin, sql);
+    out[0] = '\0';
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+        snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fprintf(stderr, "admin query failed: %s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    return out;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Plain statements */
+
+struct outcome {
+    int done, calls, status;
+    char sqlstate[8], value[128], error[256];
+    int nrows, ncols, col, is_null, value_is_null;
+    long long affected;
+    int order; /* when it completed, among all outcomes */
+};
+static int completions;
+static int inside_call; /* set around host_db_query: a callback must never see it */
+static int sync_callbacks;
+
+static void record(struct outcome *o, const coop_db_result *res)
+{
+    if (inside_call)
+        sync_callbacks++;
+    o->calls++;
+    o->done = 1;
+    o->order = ++completions;
+    o->status = host_db_status(res);
+    snprintf(o->sqlstate, sizeof o->sqlstate, "%s", host_db_sqlstate(res));
+    snprintf(o->error, sizeof o->error, "%s", host_db_error(res));
+    o->nrows = host_db_nrows(res);
+    o->ncols = host_db_ncols(res);
+    o->col = host_db_column(res, "v");
+    const char *v = host_db_value(res, 0, o->col < 0 ? 0 : o->col);
+    o->value_is_null = v == NULL;
+    snprintf(o->value, sizeof o->value, "%s", v ? v : "");
+    o->is_null = host_db_is_null(res, 0, 0);
+    o->affected = host_db_affected(res);
+}
+
+static void on_result(const coop_db_result *res, void *arg)
+{
+    record(arg, res);
+}
+
+static int query(coop_plugin *p, const char *sql, int n, const char *const *params,
+                 struct outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    inside_call = 1;
+    int rc = host_db_query(p, sql, n, params, on_result, o);
+    inside_call = 0;
+    return rc;
+}
+
+static void test_queries(void)
+{
+    struct outcome o;
+    const char *params[] = {"41", NULL};
+    CHECK_INT(query(NULL, "SELECT $1::int + 1 AS v, $2::text AS w", 2, params, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, 0);
+    CHECK_STR(o.value, "42");
+    CHECK_INT(o.nrows, 1);
+    CHECK_INT(o.ncols, 2);
+    CHECK_INT(o.col, 0);
+    CHECK_INT(host_db_column(NULL, "v"), -1);
+
+    CHECK_INT(query(NULL, "SELECT NULL::int AS v", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, 0);
+    CHECK_INT(o.is_null, 1);
+    CHECK_INT(o.value_is_null, 1);
+
+    /* A refused statement: -COOP_EDB with its SQLSTATE and message. */
+    CHECK_INT(query(NULL, "SELECT * FROM no_such_table", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, -COOP_EDB);
+    CHECK_STR(o.sqlstate, "42P01");
+    CHECK(strstr(o.error, "no_such_table") != NULL);
+    CHECK_INT(o.nrows, 0);
+
+    CHECK_INT(host_db_query(NULL, NULL, 0, NULL, on_result, &o), -COOP_EINVAL);
+    CHECK_INT(host_db_query(NULL, "SELECT 1", 1, NULL, on_result, &o), -COOP_EINVAL);
+    CHECK_INT(host_db_query(NULL, "SELECT 1", -1, NULL, on_result, &o), -COOP_EINVAL);
+
+    /* Parameters are copied at queue time: the caller's buffer may change. */
+    char buf[16];
+    strcpy(buf, "7");
+    const char *p1[] = {buf};
+    CHECK_INT(query(NULL, "SELECT $1::text AS v", 1, p1, &o), 0);
+    strcpy(buf, "overwritten");
+    CHECK(run_until(&o.done, 10));
+    CHECK_STR(o.value, "7");
+
+    /* Affected rows. */
+    CHECK_INT(query(&unit_plugin, "CREATE TABLE items (id int PRIMARY KEY, label text)", 0, NULL,
+                    &o),
+              0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, 0);
+    CHECK_INT(query(&unit_plugin, "INSERT INTO items SELECT g, 'x' FROM generate_series(1, 3) g",
+                    0, NULL, &o),
+              0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.affected, 3);
+    CHECK_INT(sync_callbacks, 0);
+}
+
+/* A plugin's unqualified names land in its schema, the core's in coop. */
+static void test_search_path(void)
+{
+    struct outcome o;
+    CHECK_STR(admin_value("SELECT count(*) FROM unitp.items"), "3");
+    for (int round = 0; round < 3; round++) { /* alternate owners on the same connections */
+        CHECK_INT(query(&unit_plugin, "SELECT current_schema() AS v", 0, NULL, &o), 0);
+        CHECK(run_until(&o.done, 10));
+        CHECK_STR(o.value, "unitp");
+        CHECK_INT(query(NULL, "SELECT current_schema() AS v", 0, NULL, &o), 0);
+        CHECK(run_until(&o.done, 10));
+        CHECK_STR(o.value, "coop");
+    }
+    CHECK_INT(query(&unit_plugin, "SELECT array_to_string(current_schemas(false), ',') AS v", 0,
+                    NULL, &o),
+              0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_STR(o.value, "unitp,public");
+}
+
+/* More statements than connections: they wait and complete in order. */
+static void test_queue(void)
+{
+    enum { N = 12 };
+    struct outcome o[N];
+    for (int i = 0; i < N; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT pg_sleep(0.02), %d AS v", i);
+        CHECK_INT(query(NULL, sql, 0, NULL, &o[i]), 0);
+    }
+    db_pool_stats stats;
+    db_pool_get_stats(&stats);
+    CHECK_INT(stats.busy, 2);
+    CHECK_INT(stats.queued, N - 2);
+    int all = 0;
+    for (int i = 0; i < N; i++)
+        all += run_until(&o[i].done, 10);
+    CHECK_INT(all, N);
+    for (int i = 0; i < N; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "%d", i);
+        CHECK_STR(o[i].value, want);
+        CHECK_INT(o[i].calls, 1);
+    }
+    /* Started in order, two at a time: each finishes no earlier than the one
+     * two places ahead of it. */
+    for (int i = 2; i < N; i++)
+        CHECK(o[i].order > o[i - 2].order);
+    db_pool_get_stats(&stats);
+    CHECK_INT(stats.queued, 0);
+    CHECK_INT(stats.busy, 0);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Transactions */
+
+struct tx_script {
+    const char *steps[4]; /* statements to run in order, then the ending */
+    int step;
+    enum { END_COMMIT, END_ROLLBACK, END_FORGET } ending;
+    int done, begin_status, last_status, end_status, end_tx_null, saw_tx_null_early;
+    char end_sqlstate[8];
+};
+
+static void tx_ended(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct tx_script *s = arg;
+    s->end_status = host_db_status(res);
+    snprintf(s->end_sqlstate, sizeof s->end_sqlstate, "%s", host_db_sqlstate(res));
+    s->end_tx_null = tx == NULL;
+    s->done = 1;
+}
+
+static void tx_step(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct tx_script *s = arg;
+    if (s->step == 0)
+        s->begin_status = host_db_status(res);
+    s->last_status = host_db_status(res);
+    if (!tx) {
+        s->saw_tx_null_early = 1;
+        s->done = 1;
+        return;
+    }
+    const char *sql = s->steps[s->step++];
+    if (sql) {
+        CHECK_INT(host_tx_query(tx, sql, 0, NULL, tx_step, s), 0);
+        /* Only one statement at a time. */
+        CHECK_INT(host_tx_query(tx, "SELECT 1", 0, NULL, tx_step, s), -COOP_ESTATE);
+        return;
+    }
+    if (s->ending == END_COMMIT)
+        CHECK_INT(host_tx_commit(tx, tx_ended, s), 0);
+    else if (s->ending == END_ROLLBACK)
+        CHECK_INT(host_tx_rollback(tx, tx_ended, s), 0);
+    else
+        s->done = 1; /* returns without a next step: coopd rolls back */
+}
+
+static void test_transactions(void)
+{
+    struct tx_script commit = {.steps = {"INSERT INTO items VALUES (10, 'committed')",
+                                         "UPDATE items SET label = 'c' WHERE id = 10"},
+                               .ending = END_COMMIT};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &commit), 0);
+    CHECK(run_until(&commit.done, 10));
+    CHECK_INT(commit.begin_status, 0);
+    CHECK_INT(commit.end_status, 0);
+    CHECK_INT(commit.end_tx_null, 1);
+    CHECK_STR(admin_value("SELECT label FROM unitp.items WHERE id = 10"), "c");
+
+    struct tx_script rollback = {.steps = {"INSERT INTO items VALUES (11, 'rolled back')"},
+                                 .ending = END_ROLLBACK};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &rollback), 0);
+    CHECK(run_until(&rollback.done, 10));
+    CHECK_INT(rollback.end_status, 0);
+    CHECK_STR(admin_value("SELECT count(*) FROM unitp.items WHERE id = 11"), "0");
+
+    /* Forgotten: coopd rolls back and the connection serves others again. */
+    struct tx_script forgot = {.steps = {"INSERT INTO items VALUES (12, 'forgotten')"},
+                               .ending = END_FORGET};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &forgot), 0);
+    CHECK(run_until(&forgot.done, 10));
+    run_for_ms(100);
+    CHECK_STR(admin_value("SELECT count(*) FROM unitp.items WHERE id = 12"), "0");
+    CHECK_STR(admin_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND state LIKE 'idle in transaction%'"),
+              "0");
+
+    /* A failed statement, then commit: nothing written, reported as 25P02. */
+    struct tx_script failed = {.steps = {"INSERT INTO items VALUES (13, 'x')",
+                                         "INSERT INTO items VALUES (13, 'duplicate')"},
+                               .ending = END_COMMIT};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &failed), 0);
+    CHECK(run_until(&failed.done, 10));
+    CHECK_INT(failed.last_status, -COOP_EDB);
+    CHECK_INT(failed.end_status, -COOP_EDB);
+    CHECK_STR(failed.end_sqlstate, "25P02");
+    CHECK_STR(admin_value("SELECT count(*) FROM unitp.items WHERE id = 13"), "0");
+
+    /* More transactions than connections: the extra ones wait for a free one. */
+    struct tx_script many[5];
+    for (int i = 0; i < 5; i++) {
+        memset(&many[i], 0, sizeof many[i]);
+        many[i].steps[0] = "SELECT pg_sleep(0.02)";
+        many[i].ending = END_COMMIT;
+        CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &many[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < 5; i++)
+        ok += run_until(&many[i].done, 10) && many[i].end_status == 0;
+    CHECK_INT(ok, 5);
+    CHECK_INT(host_tx_begin(&unit_plugin, NULL, NULL), -COOP_EINVAL);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Failures */
+
+static void test_connection_killed(void)
+{
+    struct outcome slow, after;
+    CHECK_INT(query(NULL, "SELECT pg_sleep(30) AS v", 0, NULL, &slow), 0);
+    run_for_ms(200);
+    CHECK_STR(admin_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid()"),
+              "2");
+    CHECK(run_until(&slow.done, 10));
+    CHECK_INT(slow.status, -COOP_EUNAVAILABLE);
+    CHECK_INT(slow.calls, 1);
+    /* Every connection was killed; they reconnect by themselves. */
+    for (int tries = 0; tries < 50 && !db_pool_ready(); tries++)
+        run_for_ms(100);
+    run_for_ms(300);
+    CHECK_INT(db_pool_ready(), 1);
+    CHECK_INT(query(NULL, "SELECT 'back' AS v", 0, NULL, &after), 0);
+    CHECK(run_until(&after.done, 10));
+    CHECK_INT(after.status, 0);
+    CHECK_STR(after.value, "back");
+
+    /* A transaction whose connection dies: callback with tx NULL, unavailable. */
+    struct tx_script lost = {.steps = {"SELECT pg_sleep(30)"}, .ending = END_COMMIT};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &lost), 0);
+    run_for_ms(300);
+    admin_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                "datname = current_database() AND pid <> pg_backend_pid() AND query LIKE "
+                "'%pg_sleep(30)%'");
+    CHECK(run_until(&lost.done, 10));
+    CHECK_INT(lost.saw_tx_null_early, 1);
+    CHECK_INT(lost.last_status, -COOP_EUNAVAILABLE);
+}
+
+/* Stopping with statements running and waiting: each fails once, cancelled. */
+static void test_stop(void)
+{
+    enum { N = 5 };
+    struct outcome o[N];
+    for (int i = 0; i < N; i++)
+        CHECK_INT(query(NULL, "SELECT pg_sleep(10)", 0, NULL, &o[i]), 0);
+    struct tx_script waiting = {.steps = {"SELECT 1"}, .ending = END_COMMIT};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &waiting), 0);
+    run_for_ms(100);
+    db_pool_stop();
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(o[i].calls, 1);
+        CHECK_INT(o[i].status, -COOP_ECANCELLED);
+    }
+    CHECK_INT(waiting.done, 1);
+    CHECK_INT(waiting.last_status, -COOP_ECANCELLED);
+    CHECK_INT(db_pool_ready(), 0);
+    /* After stop: refused, and the callback will not run. */
+    struct outcome late;
+    CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &late), -COOP_ESTATE);
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &waiting), -COOP_ESTATE);
+    CHECK_INT(late.calls, 0);
+}
+
+/* No server at all: statements fail fast, deferred, with -COOP_EUNAVAILABLE. */
+static void test_no_server(void)
+{
+    char err[256];
+    CHECK_INT(db_pool_start(base, "host=127.0.0.1 port=1 connect_timeout=2", 2, err, sizeof err),
+              0);
+    run_for_ms(300);
+    CHECK_INT(db_pool_ready(), 0);
+    struct outcome o;
+    CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &o), 0);
+    CHECK_INT(o.calls, 0); /* not inside the call */
+    CHECK(run_until(&o.done, 2));
+    CHECK_INT(o.status, -COOP_EUNAVAILABLE);
+    CHECK_INT(sync_callbacks, 0);
+    db_pool_stop();
+}
+
+/* ------------------------------------------------------------------------- */
+
+static void use_test_cluster(void)
+{
+    const char *host = getenv("COOP_TEST_PGHOST"), *port = getenv("COOP_TEST_PGPORT");
+    const char *user = getenv("COOP_TEST_PGUSER");
+    if (!host || !port) {
+        fprintf(stderr, "test_db: COOP_TEST_PGHOST/COOP_TEST_PGPORT are not set: run "
+                        "scripts/test.sh, or start a cluster with scripts/pg.sh\n");
+        exit(1);
+    }
+    setenv("PGHOST", host, 1);
+    setenv("PGPORT", port, 1);
+    if (user)
+        setenv("PGUSER", user, 1);
+    unsetenv("PGDATABASE");
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    use_test_cluster();
+    char err[512], dbname[64];
+    snprintf(dbname, sizeof dbname, "unit_db_%d", (int)getpid());
+    PGconn *postgres = db_connect_blocking("dbname=postgres", err, sizeof err);
+    if (!postgres) {
+        fprintf(stderr, "test_db: %s\n", err);
+        return 1;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+    PQclear(PQexec(postgres, sql));
+    snprintf(conninfo, sizeof conninfo, "dbname=%s", dbname);
+    admin = db_connect_blocking(conninfo, err, sizeof err);
+    CHECK(admin != NULL);
+    if (!admin) {
+        fprintf(stderr, "test_db: %s\n", err);
+        return unit_finish();
+    }
+    PQclear(PQexec(admin, "CREATE SCHEMA unitp; CREATE SCHEMA coop"));
+
+    base = event_base_new();
+    CHECK_INT(db_pool_start(base, conninfo, 2, err, sizeof err), 0);
+    CHECK_INT(db_pool_start(base, conninfo, 2, err, sizeof err), -1); /* only once */
+    struct outcome first;
+    CHECK_INT(query(NULL, "SELECT 1 AS v", 0, NULL, &first), 0); /* queued while connecting */
+    CHECK(run_until(&first.done, 10));
+    CHECK_INT(first.status, 0);
+    CHECK_INT(db_pool_ready(), 1);
+
+    test_queries();
+    test_search_path();
+    test_queue();
+    test_transactions();
+    test_connection_killed();
+    test_stop();
+    test_no_server();
+    /* Deferred callbacks of the stopped pool must have run or been freed. */
+    run_for_ms(50);
+
+    PQfinish(admin);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
+    PQclear(PQexec(postgres, sql));
+    PQfinish(postgres);
+    event_base_free(base);
+    return unit_finish();
+}

@@ -1,0 +1,201 @@
+/*
+ * Start-up migrations (migrate.c) against the real test cluster
+ * (COOP_TEST_PGHOST/PGPORT/PGUSER): applied in order into the owner's schema,
+ * recorded with a SHA-256 that PostgreSQL's own sha256() agrees with, never
+ * applied twice, an edited one refused before anything new runs, a failing
+ * one leaving nothing behind, and a second node waiting on the lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db_internal.h"
+#include "unit.h"
+
+static PGconn *conn;
+
+static char *value(const char *sql)
+{
+    static char out[512];
+    PGresult *r = PQexec(conn, sql);
+    out[0] = '\0';
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+        snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+    else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        snprintf(out, sizeof out, "error: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return out;
+}
+
+static const coop_migration first_two[] = {
+    {"001_tables.sql", "CREATE TABLE things (id bigserial PRIMARY KEY, name text NOT NULL);\n"
+                       "CREATE TABLE other (id int);"},
+    {"002_data.sql", "INSERT INTO things (name) VALUES ('one'), ('two');"},
+    {NULL, NULL},
+};
+
+static void test_apply_and_record(void)
+{
+    char err[512] = "";
+    CHECK_INT(migrations_apply(conn, "alpha", "alpha", first_two, err, sizeof err), 0);
+    CHECK_STR(err, "");
+    /* Unqualified names went to the owner's schema. */
+    CHECK_STR(value("SELECT count(*) FROM alpha.things"), "2");
+    CHECK_STR(value("SELECT count(*) FROM alpha.other"), "0");
+    CHECK_STR(value("SELECT string_agg(name, ',' ORDER BY name) FROM coop.schema_migrations "
+                    "WHERE owner = 'alpha'"),
+              "001_tables.sql,002_data.sql");
+    /* The recorded checksum is the SHA-256 PostgreSQL computes of the same text. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT sha256 = encode(sha256(convert_to(%s, 'UTF8')), 'hex') FROM "
+             "coop.schema_migrations WHERE owner = 'alpha' AND name = '002_data.sql'",
+             "'INSERT INTO things (name) VALUES (''one''), (''two'');'");
+    CHECK_STR(value(sql), "t");
+    /* The known digest of "abc" (FIPS 180-2 example), through the same path. */
+    static const coop_migration abc[] = {{"abc", "abc"}, {NULL, NULL}};
+    PQclear(PQexec(conn, "INSERT INTO coop.schema_migrations (owner, name, sha256) VALUES "
+                         "('fips', 'abc', "
+                         "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')"));
+    CHECK_INT(migrations_apply(conn, "fips", "fips", abc, err, sizeof err), 0);
+
+    /* Again: nothing applied twice (the data migration would add rows). */
+    char before[64];
+    snprintf(before, sizeof before, "%s",
+             value("SELECT max(applied_at)::text FROM coop.schema_migrations"));
+    CHECK_INT(migrations_apply(conn, "alpha", "alpha", first_two, err, sizeof err), 0);
+    CHECK_STR(value("SELECT count(*) FROM alpha.things"), "2");
+    CHECK_STR(value("SELECT max(applied_at)::text FROM coop.schema_migrations"), before);
+
+    /* One more: only it runs. */
+    static const coop_migration three[] = {
+        first_two[0], first_two[1],
+        {"003_more.sql", "INSERT INTO things (name) VALUES ('three');"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "alpha", "alpha", three, err, sizeof err), 0);
+    CHECK_STR(value("SELECT count(*) FROM alpha.things"), "3");
+    /* Owners are separate even with the same migration names. */
+    CHECK_INT(migrations_apply(conn, "beta", "beta", first_two, err, sizeof err), 0);
+    CHECK_STR(value("SELECT count(*) FROM beta.things"), "2");
+    /* No migrations at all is fine. */
+    CHECK_INT(migrations_apply(conn, "gamma", "gamma", NULL, err, sizeof err), 0);
+}
+
+static void test_changed_refused(void)
+{
+    char err[512] = "";
+    static const coop_migration edited[] = {
+        {"001_tables.sql", "CREATE TABLE things (id bigserial PRIMARY KEY, name text);"},
+        {"002_data.sql", "INSERT INTO things (name) VALUES ('one'), ('two');"},
+        {"004_new.sql", "CREATE TABLE must_not_exist (id int);"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "alpha", "alpha", edited, err, sizeof err), -1);
+    CHECK(strncmp(err, "alpha: 001_tables.sql: applied migration changed (checksum ",
+                  strlen("alpha: 001_tables.sql: applied migration changed (checksum ")) == 0);
+    CHECK(strchr(err, '\n') == NULL);
+    /* Refused before anything new ran. */
+    CHECK_STR(value("SELECT count(*) FROM pg_tables WHERE tablename = 'must_not_exist'"), "0");
+    CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE name = '004_new.sql'"), "0");
+}
+
+static void test_failure_leaves_nothing(void)
+{
+    char err[512] = "";
+    static const coop_migration failing[] = {
+        {"001_ok.sql", "CREATE TABLE fine (id int);"},
+        {"002_bad.sql", "CREATE TABLE half (id int);\nSELECT no_such_column FROM half;"},
+        {"003_after.sql", "CREATE TABLE after_bad (id int);"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "delta", "delta", failing, err, sizeof err), -1);
+    CHECK(strncmp(err, "delta: 002_bad.sql: ERROR:  column \"no_such_column\" does not exist",
+                  60) == 0);
+    CHECK(strchr(err, '\n') == NULL);
+    CHECK_STR(value("SELECT count(*) FROM pg_tables WHERE schemaname = 'delta'"), "1");
+    CHECK_STR(value("SELECT string_agg(name, ',') FROM coop.schema_migrations WHERE "
+                    "owner = 'delta'"),
+              "001_ok.sql");
+    /* A migration may not end the transaction it runs in. */
+    static const coop_migration committing[] = {
+        {"001_commit.sql", "CREATE TABLE c (id int); COMMIT;"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "epsilon", "epsilon", committing, err, sizeof err), -1);
+    CHECK(strstr(err, "epsilon: 001_commit.sql: ") == err);
+    CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'epsilon'"), "0");
+    /* The connection is usable afterwards (no transaction left open). */
+    CHECK_INT(PQtransactionStatus(conn), PQTRANS_IDLE);
+}
+
+/* A second node starting at the same time waits for the first. */
+static void test_lock(const char *conninfo)
+{
+    char err[512];
+    PQclear(PQexec(conn, "SELECT pg_advisory_lock(1668247408)"));
+    pid_t child = fork();
+    if (child == 0) {
+        PGconn *other = db_connect_blocking(conninfo, err, sizeof err);
+        static const coop_migration m[] = {{"001.sql", "CREATE TABLE t (id int);"}, {0, 0}};
+        int rc = other ? migrations_apply(other, "zeta", "zeta", m, err, sizeof err) : -1;
+        PQfinish(other);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    usleep(500 * 1000);
+    CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'zeta'"), "0");
+    CHECK_STR(value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                    "AND datname = current_database()"), "1");
+    PQclear(PQexec(conn, "SELECT pg_advisory_unlock(1668247408)"));
+    int status = -1;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'zeta'"), "1");
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    const char *host = getenv("COOP_TEST_PGHOST"), *port = getenv("COOP_TEST_PGPORT");
+    if (!host || !port) {
+        fprintf(stderr, "test_migrate: COOP_TEST_PGHOST/COOP_TEST_PGPORT are not set: run "
+                        "scripts/test.sh, or start a cluster with scripts/pg.sh\n");
+        return 1;
+    }
+    setenv("PGHOST", host, 1);
+    setenv("PGPORT", port, 1);
+    if (getenv("COOP_TEST_PGUSER"))
+        setenv("PGUSER", getenv("COOP_TEST_PGUSER"), 1);
+    unsetenv("PGDATABASE");
+
+    char err[512], sql[128], conninfo[96], dbname[64];
+    snprintf(dbname, sizeof dbname, "unit_migrate_%d", (int)getpid());
+    PGconn *postgres = db_connect_blocking("dbname=postgres", err, sizeof err);
+    if (!postgres) {
+        fprintf(stderr, "test_migrate: %s\n", err);
+        return 1;
+    }
+    /* An unreachable server: NULL and one line naming the cause. */
+    PGconn *none = db_connect_blocking("host=127.0.0.1 port=1", err, sizeof err);
+    CHECK(none == NULL);
+    CHECK(strncmp(err, "database: cannot connect: ", 26) == 0);
+    CHECK(strchr(err, '\n') == NULL);
+
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+    PQclear(PQexec(postgres, sql));
+    snprintf(conninfo, sizeof conninfo, "dbname=%s", dbname);
+    conn = db_connect_blocking(conninfo, err, sizeof err);
+    CHECK(conn != NULL);
+    if (conn) {
+        test_apply_and_record();
+        test_changed_refused();
+        test_failure_leaves_nothing();
+        test_lock(conninfo);
+        PQfinish(conn);
+    }
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
+    PQclear(PQexec(postgres, sql));
+    PQfinish(postgres);
+    return unit_finish();
+}
