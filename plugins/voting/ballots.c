@@ -1,0 +1,216 @@
+/* Ballots: cast or replace (members), verify the chain (operators).
+ *
+ * Casting takes two statements: read the proposal's method and option keys (to check the
+ * ballot and put it in canonical form, answering 422 with pointers), then
+ * voting.cast_ballot(), which under the proposal's row lock checks that voting is open and the
+ * caller eligible and appends the ballot to the proposal's hash chain. The second statement
+ * decides, so a proposal closed in between refuses the ballot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voting_internal.h"
+
+struct cast_ctx {
+    coop_request *req;
+    char id_text[24];
+    char member_text[24];
+    char *choice_text; /* canonical choice, JSON text; freed with the context */
+};
+
+static void cast_ctx_free(struct cast_ctx *ctx)
+{
+    free(ctx->choice_text);
+    free(ctx);
+}
+
+static const char *column(const coop_db_result *res, const char *name)
+{
+    int col = coop_db_column(res, name);
+    return col < 0 ? NULL : coop_db_value(res, 0, col);
+}
+
+static void ballot_appended(const coop_db_result *res, void *arg)
+{
+    struct cast_ctx *ctx = arg;
+    coop_request *req = ctx->req;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(req, res);
+        goto out_free_ctx;
+    }
+    const char *outcome = column(res, "outcome");
+    if (!outcome) {
+        coop_reply_problem(req, 500, "Internal Server Error", "No outcome from cast_ballot.");
+    } else if (strcmp(outcome, "cast") == 0) {
+        const char *replaces = column(res, "replaces");
+        json_t *receipt = json_pack(
+            "{s:I, s:I, s:o, s:s, s:s, s:o}", "proposal_id",
+            (json_int_t)strtoll(ctx->id_text, NULL, 10), "seq",
+            (json_int_t)strtoll(column(res, "seq"), NULL, 10), "replaces",
+            replaces ? json_integer(strtoll(replaces, NULL, 10)) : json_null(), "cast_at",
+            column(res, "cast_at"), "hash", column(res, "hash"), "choice",
+            voting_json_from_db(ctx->choice_text));
+        coop_reply_json(req, 201, receipt);
+    } else if (strcmp(outcome, "not_found") == 0) {
+        voting_reply_no_proposal(req, ctx->id_text);
+    } else if (strcmp(outcome, "not_open") == 0) {
+        coop_reply_problem(req, 409, "Conflict", "Voting on proposal %s has not opened yet.",
+                           ctx->id_text);
+    } else if (strcmp(outcome, "closed") == 0) {
+        coop_reply_problem(req, 409, "Conflict", "Voting on proposal %s is closed.",
+                           ctx->id_text);
+    } else if (strcmp(outcome, "not_eligible") == 0) {
+        coop_reply_problem(req, 403, "Forbidden",
+                           "Member %s was not a member when voting on proposal %s opened, so "
+                           "may not vote on it.",
+                           ctx->member_text, ctx->id_text);
+    } else {
+        coop_reply_problem(req, 500, "Internal Server Error", "Unknown outcome %s.", outcome);
+    }
+
+out_free_ctx:
+    cast_ctx_free(ctx);
+}
+
+static void proposal_for_ballot(const coop_db_result *res, void *arg)
+{
+    struct cast_ctx *ctx = arg;
+    coop_request *req = ctx->req;
+    json_t *keys_json = NULL, *errors = NULL;
+    struct ballot_choice choice = {0};
+
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(req, res);
+        goto out_free;
+    }
+    if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(req, ctx->id_text);
+        goto out_free;
+    }
+    enum tally_method method;
+    keys_json = voting_json_from_db(coop_db_value(res, 0, 1));
+    if (tally_method_parse(coop_db_value(res, 0, 0), &method) < 0 || !json_is_array(keys_json) ||
+        json_array_size(keys_json) > TALLY_MAX_OPTIONS) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Unreadable proposal.");
+        goto out_free;
+    }
+    const char *keys[TALLY_MAX_OPTIONS];
+    size_t n = json_array_size(keys_json);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = json_string_value(json_array_get(keys_json, i));
+
+    errors = json_array();
+    int rc = ballot_choice_read(method, keys, n, coop_request_json(req), errors, &choice);
+    if (rc == -COOP_EINVAL) {
+        coop_reply_invalid(req, errors);
+        errors = NULL;
+        goto out_free;
+    }
+    if (rc < 0 || !(ctx->choice_text = json_dumps(choice.canonical, JSON_COMPACT))) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        goto out_free;
+    }
+    const char *params[] = {ctx->id_text, ctx->member_text, ctx->choice_text};
+    if (coop_db_query(voting_self,
+                      "SELECT outcome, seq, replaces, cast_at, hash"
+                      " FROM cast_ballot($1::bigint, $2::bigint, $3::jsonb)",
+                      3, params, ballot_appended, ctx) < 0) {
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        goto out_free;
+    }
+    ctx = NULL; /* ballot_appended owns it now */
+
+out_free:
+    json_decref(choice.canonical);
+    json_decref(errors);
+    json_decref(keys_json);
+    if (ctx)
+        cast_ctx_free(ctx);
+}
+
+void ballots_cast(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id_text = coop_request_param(req, "id");
+    const coop_caller *caller = coop_request_caller(req);
+    int64_t id;
+    if (!voting_parse_id(id_text, &id)) {
+        voting_reply_no_proposal(req, id_text ? id_text : "");
+        return;
+    }
+    if (caller->member_id <= 0) {
+        coop_reply_problem(req, 403, "Forbidden",
+                           "Only a token bound to a member may cast a ballot.");
+        return;
+    }
+    struct cast_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    ctx->req = req;
+    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
+    snprintf(ctx->member_text, sizeof(ctx->member_text), "%lld", (long long)caller->member_id);
+    const char *params[] = {ctx->id_text};
+    if (coop_db_query(voting_self,
+                      "SELECT p.method, (SELECT json_agg(o.key ORDER BY o.position) FROM options o"
+                      "                  WHERE o.proposal_id = p.id)::text"
+                      " FROM proposals p WHERE p.id = $1::bigint",
+                      1, params, proposal_for_ballot, ctx) < 0) {
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        cast_ctx_free(ctx);
+    }
+}
+
+struct verify_ctx {
+    coop_request *req;
+    char id_text[24];
+};
+
+static void chain_verified(const coop_db_result *res, void *arg)
+{
+    struct verify_ctx *ctx = arg;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(ctx->req, res);
+    } else if (coop_db_nrows(res) == 0 || coop_db_is_null(res, 0, 0)) {
+        voting_reply_no_proposal(ctx->req, ctx->id_text);
+    } else {
+        const char *bad = coop_db_value(res, 0, 2);
+        const char *head = coop_db_value(res, 0, 3);
+        coop_reply_json(ctx->req, 200,
+                        json_pack("{s:I, s:I, s:b, s:o, s:o}", "proposal_id",
+                                  (json_int_t)strtoll(ctx->id_text, NULL, 10), "ballots",
+                                  (json_int_t)strtoll(coop_db_value(res, 0, 1), NULL, 10),
+                                  "intact", bad == NULL, "first_bad_seq",
+                                  bad ? json_integer(strtoll(bad, NULL, 10)) : json_null(),
+                                  "head", head ? json_string(head) : json_null()));
+    }
+    free(ctx);
+}
+
+void ballots_verify(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id_text = coop_request_param(req, "id");
+    int64_t id;
+    if (!voting_parse_id(id_text, &id)) {
+        voting_reply_no_proposal(req, id_text ? id_text : "");
+        return;
+    }
+    struct verify_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    ctx->req = req;
+    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
+    const char *params[] = {ctx->id_text};
+    if (coop_db_query(voting_self,
+                      "SELECT p.id, v.ballot_count, v.first_bad_seq, v.head"
+                      " FROM proposals p, verify_chain(p.id) v WHERE p.id = $1::bigint",
+                      1, params, chain_verified, ctx) < 0) {
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        free(ctx);
+    }
+}

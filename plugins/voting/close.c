@@ -1,0 +1,501 @@
+/* Closing: by timer at closes_at or early by an operator; the result is computed once, here in
+ * C with the tally module, and stored in the closing transaction:
+ *
+ *   BEGIN
+ *   close_proposal(id, by)    locks the row, state open -> closed (or says why not)
+ *   counted_ballots(id)       each eligible member's last ballot
+ *   -- tally in C --
+ *   INSERT INTO results
+ *   COMMIT
+ *
+ * Several coopd nodes may try at once; the row lock and the state check let exactly one of
+ * them close, the others find it closed. If anything fails before COMMIT nothing is written
+ * and the timer tries again.
+ *
+ * Timers: this node keeps, per open proposal it knows of, a timer at opens_at (to take the
+ * electorate snapshot promptly) and one at closes_at. A sweep at start and then every
+ * sweep_seconds arms them for open proposals it does not know of yet: those still open after a
+ * restart (including ones whose closing time passed while coopd was down: their delay is 0)
+ * and those another node created.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voting_internal.h"
+
+/* Retry delay after a failed close or snapshot (database away, node stopping...). */
+#define RETRY_MS 5000
+
+struct armed {
+    int64_t id;
+    coop_timer *open_timer;  /* pending, or NULL */
+    coop_timer *close_timer; /* pending, or NULL */
+    struct armed *next;
+};
+
+static struct armed *armed_list;
+static coop_timer *sweep_timer;
+static bool stopping;
+
+static struct armed *armed_find(int64_t id)
+{
+    for (struct armed *a = armed_list; a; a = a->next)
+        if (a->id == id)
+            return a;
+    return NULL;
+}
+
+/* Cancels the proposal's timers and forgets it (it is closed). */
+static void armed_forget(int64_t id)
+{
+    for (struct armed **link = &armed_list; *link; link = &(*link)->next) {
+        struct armed *a = *link;
+        if (a->id != id)
+            continue;
+        if (a->open_timer)
+            coop_timer_cancel(a->open_timer);
+        if (a->close_timer)
+            coop_timer_cancel(a->close_timer);
+        *link = a->next;
+        free(a);
+        return;
+    }
+}
+
+static void close_timer_fired(void *arg);
+static void open_timer_fired(void *arg);
+
+static void arm_close(struct armed *a, int64_t delay_ms)
+{
+    if (stopping || a->close_timer)
+        return;
+    a->close_timer =
+        coop_timer_start(voting_self, delay_ms > 0 ? (uint64_t)delay_ms : 0, close_timer_fired, a);
+    if (!a->close_timer)
+        coop_log(voting_self, COOP_LOG_ERROR,
+                 "voting: cannot arm the closing timer of proposal %lld; the sweep will retry",
+                 (long long)a->id);
+}
+
+static void arm_open(struct armed *a, int64_t delay_ms)
+{
+    if (stopping || a->open_timer)
+        return;
+    a->open_timer =
+        coop_timer_start(voting_self, delay_ms > 0 ? (uint64_t)delay_ms : 0, open_timer_fired, a);
+}
+
+void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
+{
+    if (stopping || armed_find(id))
+        return;
+    struct armed *a = calloc(1, sizeof(*a));
+    if (!a) {
+        coop_log(voting_self, COOP_LOG_ERROR, "voting: out of memory arming proposal %lld",
+                 (long long)id);
+        return;
+    }
+    a->id = id;
+    a->next = armed_list;
+    armed_list = a;
+    if (open_in_ms >= 0)
+        arm_open(a, open_in_ms);
+    arm_close(a, close_in_ms);
+}
+
+/* ---- the electorate snapshot at opens_at ---------------------------------------------------- */
+
+static void electorate_taken(const coop_db_result *res, void *arg)
+{
+    int64_t id = (int64_t)(intptr_t)arg;
+    struct armed *a = armed_find(id);
+    if (coop_db_status(res) == 0 && !coop_db_is_null(res, 0, 0)) {
+        coop_log(voting_self, COOP_LOG_INFO, "voting: proposal %lld opened, %s eligible voters",
+                 (long long)id, coop_db_value(res, 0, 0));
+        return;
+    }
+    /* Not open yet by the database's clock, or the database is away: try again. A ballot or
+     * the close would take the snapshot anyway; this only makes it prompt. */
+    if (a && coop_db_status(res) != -COOP_ECANCELLED)
+        arm_open(a, coop_db_status(res) == 0 ? 1000 : RETRY_MS);
+}
+
+static void open_timer_fired(void *arg)
+{
+    struct armed *a = arg;
+    a->open_timer = NULL;
+    char id_text[24];
+    snprintf(id_text, sizeof(id_text), "%lld", (long long)a->id);
+    const char *params[] = {id_text};
+    if (coop_db_query(voting_self, "SELECT take_electorate($1::bigint)", 1, params,
+                      electorate_taken, (void *)(intptr_t)a->id) < 0)
+        arm_open(a, RETRY_MS);
+}
+
+/* ---- the close ------------------------------------------------------------------------------- */
+
+struct close_job {
+    coop_request *req; /* the operator's request, or NULL for the timer */
+    int64_t id;
+    char id_text[24];
+    const char *by; /* "operator" or "timer" (static) */
+    json_t *proposal;
+    json_t *result;
+    char *result_text;
+};
+
+static void close_job_free(struct close_job *job)
+{
+    json_decref(job->proposal);
+    json_decref(job->result);
+    free(job->result_text);
+    free(job);
+}
+
+static void read_result(coop_request *req, const char *id_text);
+
+/* Ends a close that did not happen: res (may be NULL) says why. The operator gets the error;
+ * the timer tries again later. */
+static void close_failed(struct close_job *job, const coop_db_result *res, const char *why)
+{
+    coop_log(voting_self, COOP_LOG_WARN, "voting: closing proposal %s (%s) failed: %s %s",
+             job->id_text, job->by, why, res ? coop_db_error(res) : "");
+    if (job->req) {
+        if (res && coop_db_status(res) != 0)
+            coop_reply_db_error(job->req, res);
+        else
+            coop_reply_problem(job->req, 500, "Internal Server Error",
+                               "Closing the proposal failed: %s.", why);
+    } else {
+        struct armed *a = armed_find(job->id);
+        if (a)
+            arm_close(a, RETRY_MS);
+    }
+    close_job_free(job);
+}
+
+static void close_committed(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    (void)tx;
+    struct close_job *job = arg;
+    if (coop_db_status(res) != 0) {
+        close_failed(job, res, "commit");
+        return;
+    }
+    coop_log(voting_self, COOP_LOG_INFO, "voting: proposal %s closed by %s: %s", job->id_text,
+             job->by, json_string_value(json_object_get(job->result, "outcome")));
+    armed_forget(job->id);
+    if (job->req) {
+        coop_reply_json(job->req, 200, job->result);
+        job->result = NULL;
+    }
+    close_job_free(job);
+}
+
+static void result_stored(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct close_job *job = arg;
+    if (coop_db_status(res) != 0) {
+        if (tx)
+            coop_tx_rollback(tx, NULL, NULL);
+        close_failed(job, res, "storing the result");
+        return;
+    }
+    if (coop_tx_commit(tx, close_committed, job) < 0)
+        close_failed(job, NULL, "commit could not be queued");
+}
+
+/* Counts the ballots in res (one row per voter: the choice as JSON text) for the proposal of
+ * job. Returns the result JSON (new reference) or NULL with *why set. */
+static json_t *count_ballots(const json_t *proposal, const coop_db_result *res, const char **why)
+{
+    enum tally_method method;
+    enum tally_threshold threshold = TALLY_THRESHOLD_HALF;
+    const json_t *options = json_object_get(proposal, "options");
+    const char *keys[TALLY_MAX_OPTIONS];
+    size_t n = json_array_size(options);
+    json_t *result_json_value = NULL;
+    struct tally *tally = NULL;
+
+    *why = "unreadable proposal";
+    if (tally_method_parse(json_string_value(json_object_get(proposal, "method")), &method) < 0 ||
+        n == 0 || n > TALLY_MAX_OPTIONS)
+        return NULL;
+    const char *threshold_name = json_string_value(json_object_get(proposal, "threshold"));
+    if (threshold_name && tally_threshold_parse(threshold_name, &threshold) < 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = json_string_value(json_object_get(json_array_get(options, i), "key"));
+
+    *why = "out of memory";
+    tally = tally_new(method, n);
+    json_t *errors = json_array();
+    if (!tally || !errors)
+        goto out_free;
+    *why = "a stored ballot no longer reads";
+    for (int row = 0; row < coop_db_nrows(res); row++) {
+        json_t *stored = voting_json_from_db(coop_db_value(res, row, 0));
+        struct ballot_choice choice;
+        int rc = ballot_choice_read(method, keys, n, stored, errors, &choice);
+        json_decref(stored);
+        json_decref(choice.canonical);
+        /* Ballots were checked when cast and options never change, so this cannot happen;
+         * refusing to close beats miscounting. */
+        if (rc < 0 || ballot_choice_count(tally, method, &choice) < 0)
+            goto out_free;
+    }
+
+    struct tally_rules rules = {
+        .eligible = (uint64_t)json_integer_value(json_object_get(proposal, "eligible_voters")),
+        .quorum_percent = (unsigned)json_integer_value(json_object_get(proposal, "quorum_percent")),
+        .threshold = threshold,
+    };
+    struct tally_result result;
+    *why = "the tally failed";
+    if (tally_compute(tally, &rules, &result) < 0)
+        goto out_free;
+    *why = "out of memory";
+    result_json_value = result_json(proposal, &result);
+    tally_result_free(&result);
+
+out_free:
+    json_decref(errors);
+    tally_free(tally);
+    return result_json_value;
+}
+
+static void ballots_counted(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct close_job *job = arg;
+    const char *why = "reading the ballots";
+    if (coop_db_status(res) != 0 || !(job->result = count_ballots(job->proposal, res, &why)) ||
+        !(job->result_text = json_dumps(job->result, JSON_COMPACT))) {
+        if (tx)
+            coop_tx_rollback(tx, NULL, NULL);
+        close_failed(job, res, why);
+        return;
+    }
+    const char *params[] = {job->id_text, job->result_text};
+    if (coop_tx_query(tx, "INSERT INTO results (proposal_id, result) VALUES ($1::bigint, $2::jsonb)",
+                      2, params, result_stored, job) < 0) {
+        coop_tx_rollback(tx, NULL, NULL);
+        close_failed(job, NULL, "insert could not be queued");
+    }
+}
+
+static void proposal_marked(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct close_job *job = arg;
+    if (coop_db_status(res) != 0 || coop_db_nrows(res) != 1) {
+        if (tx)
+            coop_tx_rollback(tx, NULL, NULL);
+        close_failed(job, res, "close_proposal");
+        return;
+    }
+    const char *outcome = coop_db_value(res, 0, 0);
+    if (strcmp(outcome, "closed") == 0) {
+        job->proposal = voting_json_from_db(coop_db_value(res, 0, 2));
+        const char *params[] = {job->id_text};
+        if (!job->proposal ||
+            coop_tx_query(tx, "SELECT choice::text FROM counted_ballots($1::bigint)", 1, params,
+                          ballots_counted, job) < 0) {
+            coop_tx_rollback(tx, NULL, NULL);
+            close_failed(job, NULL, "reading the ballots could not be queued");
+        }
+        return;
+    }
+
+    /* Nothing to do in this transaction. */
+    coop_tx_rollback(tx, NULL, NULL);
+    if (strcmp(outcome, "too_early") == 0) {
+        /* The timer fired before closes_at by the database's clock. */
+        struct armed *a = armed_find(job->id);
+        if (a)
+            arm_close(a, strtoll(coop_db_value(res, 0, 1), NULL, 10));
+    } else if (strcmp(outcome, "already_closed") == 0) {
+        /* Another node or an earlier request closed it: closing is idempotent. */
+        armed_forget(job->id);
+        if (job->req)
+            read_result(job->req, job->id_text);
+    } else if (strcmp(outcome, "not_found") == 0) {
+        armed_forget(job->id);
+        if (job->req)
+            voting_reply_no_proposal(job->req, job->id_text);
+    } else if (strcmp(outcome, "not_open") == 0 && job->req) {
+        coop_reply_problem(job->req, 409, "Conflict",
+                           "Voting on proposal %s has not opened yet, so it cannot close.",
+                           job->id_text);
+    } else if (job->req) {
+        coop_reply_problem(job->req, 500, "Internal Server Error", "Unknown outcome %s.",
+                           outcome);
+    }
+    close_job_free(job);
+}
+
+static void close_begun(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct close_job *job = arg;
+    if (!tx) {
+        close_failed(job, res, "begin");
+        return;
+    }
+    const char *params[] = {job->id_text, job->by};
+    if (coop_tx_query(tx,
+                      "SELECT outcome, wait_ms, proposal::text"
+                      " FROM close_proposal($1::bigint, $2::text)",
+                      2, params, proposal_marked, job) < 0) {
+        coop_tx_rollback(tx, NULL, NULL);
+        close_failed(job, NULL, "close_proposal could not be queued");
+    }
+}
+
+static void close_start(int64_t id, coop_request *req)
+{
+    struct close_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        if (req)
+            coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    job->req = req;
+    job->id = id;
+    job->by = req ? "operator" : "timer";
+    snprintf(job->id_text, sizeof(job->id_text), "%lld", (long long)id);
+    if (coop_tx_begin(voting_self, close_begun, job) < 0)
+        close_failed(job, NULL, "begin could not be queued");
+}
+
+static void close_timer_fired(void *arg)
+{
+    struct armed *a = arg;
+    a->close_timer = NULL;
+    close_start(a->id, NULL);
+}
+
+void close_by_operator(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id_text = coop_request_param(req, "id");
+    int64_t id;
+    if (!voting_parse_id(id_text, &id)) {
+        voting_reply_no_proposal(req, id_text ? id_text : "");
+        return;
+    }
+    close_start(id, req);
+}
+
+/* ---- reading a stored result ------------------------------------------------------------------ */
+
+struct result_ctx {
+    coop_request *req;
+    char id_text[24];
+};
+
+static void result_read(const coop_db_result *res, void *arg)
+{
+    struct result_ctx *ctx = arg;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(ctx->req, res);
+    } else if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(ctx->req, ctx->id_text);
+    } else if (coop_db_is_null(res, 0, 0)) {
+        coop_reply_problem(ctx->req, 409, "Conflict",
+                           "Voting on proposal %s has not closed yet; the result exists once it "
+                           "closes.",
+                           ctx->id_text);
+    } else {
+        json_t *result = voting_json_from_db(coop_db_value(res, 0, 0));
+        if (result)
+            coop_reply_json(ctx->req, 200, result);
+        else
+            coop_reply_problem(ctx->req, 500, "Internal Server Error", "Unreadable result.");
+    }
+    free(ctx);
+}
+
+static void read_result(coop_request *req, const char *id_text)
+{
+    struct result_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    ctx->req = req;
+    snprintf(ctx->id_text, sizeof(ctx->id_text), "%s", id_text);
+    const char *params[] = {ctx->id_text};
+    if (coop_db_query(voting_self,
+                      "SELECT r.result::text FROM proposals p"
+                      " LEFT JOIN results r ON r.proposal_id = p.id WHERE p.id = $1::bigint",
+                      1, params, result_read, ctx) < 0) {
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        free(ctx);
+    }
+}
+
+void result_get(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id_text = coop_request_param(req, "id");
+    int64_t id;
+    if (!voting_parse_id(id_text, &id)) {
+        voting_reply_no_proposal(req, id_text ? id_text : "");
+        return;
+    }
+    char canonical[24];
+    snprintf(canonical, sizeof(canonical), "%lld", (long long)id);
+    read_result(req, canonical);
+}
+
+/* ---- the sweep ---------------------------------------------------------------------------------- */
+
+static void sweep_fired(void *arg);
+
+static void open_proposals_read(const coop_db_result *res, void *arg)
+{
+    (void)arg;
+    if (coop_db_status(res) == -COOP_ECANCELLED || stopping)
+        return;
+    if (coop_db_status(res) != 0) {
+        coop_log(voting_self, COOP_LOG_WARN, "voting: sweep failed: %s", coop_db_error(res));
+    } else {
+        for (int row = 0; row < coop_db_nrows(res); row++)
+            schedule_proposal(strtoll(coop_db_value(res, row, 0), NULL, 10),
+                              strtoll(coop_db_value(res, row, 1), NULL, 10),
+                              strtoll(coop_db_value(res, row, 2), NULL, 10));
+    }
+    sweep_timer = coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000,
+                                   sweep_fired, NULL);
+}
+
+static void sweep_fired(void *arg)
+{
+    (void)arg;
+    sweep_timer = NULL;
+    /* Delays by the database's clock, which decides; -1: the electorate is taken already. */
+    static const char sql[] =
+        "SELECT id,"
+        " CASE WHEN electorate_taken_at IS NULL"
+        "      THEN greatest(0, ceil(extract(epoch FROM opens_at - now()) * 1000)) ELSE -1 END,"
+        " greatest(0, ceil(extract(epoch FROM closes_at - now()) * 1000))"
+        " FROM proposals WHERE state = 'open'";
+    if (coop_db_query(voting_self, sql, 0, NULL, open_proposals_read, NULL) < 0)
+        sweep_timer = coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000,
+                                       sweep_fired, NULL);
+}
+
+void schedule_start(void)
+{
+    stopping = false;
+    sweep_fired(NULL);
+}
+
+void schedule_stop(void)
+{
+    stopping = true;
+    if (sweep_timer)
+        coop_timer_cancel(sweep_timer);
+    sweep_timer = NULL;
+    while (armed_list)
+        armed_forget(armed_list->id);
+}

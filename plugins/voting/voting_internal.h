@@ -1,0 +1,98 @@
+/* The voting plugin's internal contracts between its files (nothing here is exported: the
+ * plugin is built with hidden visibility and exports only coop_plugin_entry). */
+#ifndef COOP_VOTING_INTERNAL_H
+#define COOP_VOTING_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <coop/coop.h>
+
+#include "tally.h"
+
+/* ---- voting.c: the plugin and its settings ------------------------------------------------ */
+
+/* The plugin handle coopd gave init; valid until stop. */
+extern coop_plugin *voting_self;
+
+/* Seconds between sweeps for open proposals this node has no timer for (settings key
+ * "sweep_seconds"). */
+extern unsigned voting_sweep_seconds;
+
+/* Parses a path parameter that must be a positive decimal id (at most 18 digits). Returns
+ * true and sets *id, or false: the caller answers 404, since no such proposal can exist. */
+bool voting_parse_id(const char *text, int64_t *id);
+
+/* Answers 404 for proposal id text (borrowed). Ends the request. */
+void voting_reply_no_proposal(coop_request *req, const char *id_text);
+
+/* Parses a JSON text from the database (borrowed). New reference, or NULL when it is not JSON
+ * (logged). */
+json_t *voting_json_from_db(const char *text);
+
+/* ---- proposals.c: create, list, read ------------------------------------------------------- */
+
+void proposals_create(coop_request *req, void *arg);
+void proposals_list(coop_request *req, void *arg);
+void proposals_get(coop_request *req, void *arg);
+
+/* Parses an RFC 3339 date-time ("2026-12-03T17:00:00Z", "...T18:00:00.5+01:00"). Returns true
+ * and sets *epoch_ms (milliseconds since 1970, UTC), or false when it is not one. */
+bool rfc3339_parse(const char *text, int64_t *epoch_ms);
+
+/* Milliseconds since 1970 now, by the wall clock. */
+int64_t voting_now_ms(void);
+
+/* ---- ballot_choice.c: what a ballot says, per method (pure: no I/O) ------------------------ */
+
+/* A ballot read against its proposal. */
+struct ballot_choice {
+    enum tally_choice yesno;         /* yes/no */
+    bool approved[TALLY_MAX_OPTIONS]; /* approval, by option index */
+    unsigned ranks[TALLY_MAX_OPTIONS]; /* ranked: 1 = first tier, 0 = not ranked */
+    /* The ballot in canonical form (options in the proposal's order within an approval or a
+     * tier), which is what is stored and hashed. New reference; caller decrefs. */
+    json_t *canonical;
+};
+
+/* Reads ballot body (borrowed) for a proposal of method with option_count options whose keys
+ * are keys[] (borrowed). On success returns 0 and fills *out (caller decrefs out->canonical).
+ * When the ballot names an unknown option, names one twice or does not fit the method,
+ * appends {pointer, message} items to errors (an array the caller owns) and returns
+ * -COOP_EINVAL. */
+int ballot_choice_read(enum tally_method method, const char *const *keys, size_t option_count,
+                       const json_t *body, json_t *errors, struct ballot_choice *out);
+
+/* Adds a ballot read by ballot_choice_read() to a count of the same method. Returns 0 or a
+ * negative errno from tally.h. */
+int ballot_choice_count(struct tally *tally, enum tally_method method,
+                        const struct ballot_choice *choice);
+
+/* ---- ballots.c ------------------------------------------------------------------------------ */
+
+void ballots_cast(coop_request *req, void *arg);
+void ballots_verify(coop_request *req, void *arg);
+
+/* ---- close.c: closing, timers, results ------------------------------------------------------ */
+
+void close_by_operator(coop_request *req, void *arg);
+void result_get(coop_request *req, void *arg);
+
+/* Arms this node's timers for proposal id: one that takes the electorate at opens_at (when
+ * open_in_ms >= 0, i.e. not taken yet) and one that closes it at closes_at. Delays are from
+ * now; negative close delays fire at once. Idempotent: a proposal already armed is left as
+ * it is. */
+void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms);
+
+/* Starts the sweep: at once, then every voting_sweep_seconds, arms timers for every open
+ * proposal this node has none for (after a restart, or created by another node). */
+void schedule_start(void);
+
+/* Cancels every timer; called from stop. */
+void schedule_stop(void);
+
+/* Builds the result JSON of a closed proposal: proposal is close_proposal()'s JSON (borrowed),
+ * result the tally (borrowed). New reference, or NULL on out of memory. */
+json_t *result_json(const json_t *proposal, const struct tally_result *result);
+
+#endif
