@@ -1,0 +1,152 @@
+"""The database goes away under a running coopd and comes back (issue 2, item 8).
+
+coopd runs on a PostgreSQL cluster of this test's own (coophelper.PrivateCluster), which the test
+stops with `pg_ctl stop -m fast` while coopd serves. Then every request that needs the database
+answers 503 application/problem+json with Retry-After, quickly (the pool fails fast instead of
+letting requests wait), /readyz says 503 while /healthz stays 200, and once the cluster is back
+coopd answers 200 again by itself, without a restart, and stops cleanly at the end.
+"""
+
+import time
+import unittest
+
+import coophelper
+
+
+class TestDatabaseDown(unittest.TestCase):
+    coop = None
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cluster = coophelper.PrivateCluster().start()
+        try:
+            cls.dbname = cls.cluster.create_database("db_down")
+            cls.coop = coophelper.Coopd(cls.cluster, cls.dbname, plugins={"hello": {}})
+            cls.operator_token = cls.coop.create_operator_token(label="db_down operator")
+            cls.coop.start()
+            cls.coop.wait_for("/readyz")
+        except BaseException:
+            if cls.coop is not None:
+                cls.coop.kill()
+            cls.cluster.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.coop is not None:
+                cls.coop.stop()  # exit status 0 after SIGTERM, checked
+        finally:
+            if cls.coop is not None:
+                cls.coop.kill()
+            cls.cluster.destroy()
+            super().tearDownClass()
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before and self.coop is not None:
+            print(f"\n{self.id()} failed; coopd's log:\n{self.coop.log_tail()}", flush=True)
+        return result
+
+    # -- helpers
+
+    def http(self, method, path, token=None, body=None):
+        return self.coop.http(method, path, body=body, token=token)
+
+    def assert_unavailable(self, resp, what):
+        """503 problem+json with a Retry-After of whole seconds."""
+        self.assertEqual(resp.status, 503, f"{what}: {resp.body!r}")
+        self.assertIn("application/problem+json", resp.headers.get("Content-Type", ""), what)
+        self.assertIsInstance(resp.body, dict, what)
+        self.assertEqual(resp.body.get("status"), 503, what)
+        self.assertTrue(resp.body.get("title"), what)
+        retry_after = resp.headers.get("Retry-After", "")
+        self.assertRegex(retry_after, r"^[1-9][0-9]*$", f"{what}: Retry-After {retry_after!r}")
+
+    def wait_status(self, method, path, status, token=None, timeout=None):
+        """Polls until PATH answers STATUS; returns the response and the seconds it took."""
+        start = time.monotonic()
+        deadline = start + (timeout or coophelper.time_limit(15))
+        last = None
+        while time.monotonic() < deadline:
+            self.assertIsNone(self.coop.process.poll(), "coopd exited:\n" + self.coop.log_tail())
+            last = self.http(method, path, token=token)
+            if last.status == status:
+                return last, time.monotonic() - start
+            time.sleep(0.1)
+        self.fail(f"{method} {path} did not answer {status} in time; last: {last.status} "
+                  f"{last.body!r}")
+
+    def assert_alive(self):
+        self.assertIsNone(self.coop.process.poll(), "coopd exited:\n" + self.coop.log_tail())
+        log = self.coop.log()
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, log)
+
+    # -- the test
+
+    def test_outage_and_recovery(self):
+        # A token used before the outage (possibly cached) and one never used (needs the database
+        # to be authenticated): both must get 503 from a route that reads the database.
+        resp = self.http("GET", "/v1/members", token=self.operator_token)
+        self.assertEqual(resp.status, 200, resp.body)
+        fresh_token = self.coop.make_token(self.operator_token, roles=["operator"])
+
+        # Two outages in a row: recovery must not be a one-off.
+        for outage in (1, 2):
+            with self.subTest(outage=outage):
+                self.cluster.stop()  # pg_ctl stop -m fast, waits until the server is down
+
+                resp, _ = self.wait_status("GET", "/readyz", 503,
+                                           timeout=coophelper.time_limit(10))
+                self.assertEqual(resp.status, 503)
+                self.assertEqual(self.http("GET", "/healthz").status, 200,
+                                 "liveness does not depend on the database")
+
+                started = time.monotonic()
+                resp = self.http("GET", "/v1/members", token=self.operator_token)
+                elapsed = time.monotonic() - started
+                self.assert_unavailable(resp, "GET /v1/members, operator token used before")
+                # Fail fast: well below the pool's 5 s queue bound.
+                self.assertLess(elapsed, coophelper.time_limit(2.5),
+                                "a request during the outage must not wait for the database")
+
+                if outage == 1:
+                    resp = self.http("GET", "/v1/members", token=fresh_token)
+                    self.assert_unavailable(resp, "GET /v1/members, token never used before")
+                    resp = self.http("POST", "/v1/members", token=self.operator_token,
+                                     body={"name": "Written during the outage"})
+                    self.assert_unavailable(resp, "POST /v1/members")
+                # A path that does not need the database is unaffected.
+                self.assertEqual(self.http("GET", "/v1/hello/ping",
+                                           token=self.operator_token).status, 200)
+
+                self.cluster.start()
+                # The pool's reconnect backoff is capped at 5 s: coopd must be back well within
+                # that plus the cluster's own start.
+                resp, took = self.wait_status("GET", "/v1/members", 200, token=self.operator_token,
+                                              timeout=coophelper.time_limit(15))
+                self.assertIsInstance(resp.body, (dict, list), resp.body)
+                self.wait_status("GET", "/readyz", 200, timeout=coophelper.time_limit(5))
+                self.assert_alive()
+
+        # Nothing written during the outage; the token never used before now works.
+        resp = self.http("GET", "/v1/members", token=fresh_token)
+        self.assertEqual(resp.status, 200, resp.body)
+        names = self.cluster.psql("SELECT count(*) FROM coop.members WHERE name = "
+                                  "'Written during the outage'", dbname=self.dbname)
+        self.assertEqual(names, "0")
+        # And writes work again.
+        resp = self.http("POST", "/v1/members", token=self.operator_token,
+                         body={"name": "Written after the outage"})
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assert_alive()
+
+
+if __name__ == "__main__":
+    unittest.main()
