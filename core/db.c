@@ -240,7 +240,9 @@ static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
     while (pool.queue_head && pool.queue_head->deadline_ms <= now)
         stmt_fail_now(queue_pop(), -COOP_EUNAVAILABLE,
                       "no database connection became free in time");
-    if (pool.queue_head && !evtimer_pending(pool.queue_timer, NULL)) {
+    /* Callbacks above may have armed the timer for a later deadline. */
+    evtimer_del(pool.queue_timer);
+    if (pool.queue_head) {
         struct timeval tv = ms_to_tv(pool.queue_head->deadline_ms - now);
         evtimer_add(pool.queue_timer, &tv);
     }

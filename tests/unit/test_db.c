@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -219,6 +220,24 @@ static void test_queue(void)
     db_pool_get_stats(&stats);
     CHECK_INT(stats.queued, 0);
     CHECK_INT(stats.busy, 0);
+}
+
+/* A statement that finds no free connection for 5 s gives up, unavailable. */
+static void test_queue_bound(void)
+{
+    struct outcome busy[2], waiting;
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(query(NULL, "SELECT pg_sleep(6.5)", 0, NULL, &busy[i]), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &waiting), 0);
+    CHECK(run_until(&waiting.done, 10));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK_INT(waiting.status, -COOP_EUNAVAILABLE);
+    CHECK(waited > 4.9 && waited < 6.0);
+    CHECK(run_until(&busy[0].done, 10) && run_until(&busy[1].done, 10));
+    CHECK_INT(busy[0].status + busy[1].status, 0);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -454,6 +473,7 @@ int main(int argc, char **argv)
     test_queries();
     test_search_path();
     test_queue();
+    test_queue_bound();
     test_transactions();
     test_connection_killed();
     test_stop();
