@@ -1,0 +1,245 @@
+/*
+ * Replies: the host_reply_* functions and the problem+json answers coopd
+ * sends itself.
+ *
+ * Every reply leaves through reply_buffer(), which enforces "exactly one
+ * reply per request" (a second one is logged and ignored), adds the headers
+ * every response carries (Content-Type, X-Request-Id), writes the access log
+ * line and the metrics, and releases the request. When the client went away
+ * before the reply, nothing is serialised or sent; the request is only freed.
+ *
+ * JSON is serialised straight into libevent's output buffer (compact, no
+ * intermediate string).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "db_internal.h"
+#include "http_internal.h"
+#include "log_internal.h"
+
+/* How long clients should wait before retrying when the database is down. */
+#define RETRY_AFTER_SECONDS "5"
+
+const char *http_status_title(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+json_t *problem_complete(json_t *problem, int status, const char *instance)
+{
+    if (!json_is_object(problem)) {
+        json_decref(problem);
+        problem = json_object();
+        if (!problem)
+            return NULL;
+    }
+    if (!json_is_string(json_object_get(problem, "type")))
+        json_object_set_new(problem, "type", json_string("about:blank"));
+    if (!json_is_string(json_object_get(problem, "title")))
+        json_object_set_new(problem, "title", json_string(http_status_title(status)));
+    /* RFC 9457: status, when present, must be the HTTP status sent. */
+    json_object_set_new(problem, "status", json_integer(status));
+    if (instance && *instance && !json_object_get(problem, "instance"))
+        json_object_set_new(problem, "instance", json_string(instance));
+    return problem;
+}
+
+static int dump_to_evbuffer(const char *buffer, size_t size, void *data)
+{
+    return evbuffer_add((struct evbuffer *)data, buffer, size);
+}
+
+/* Logs and refuses a reply to a request that already had one. */
+static int already_replied(coop_request *req, int status)
+{
+    if (!req)
+        return 1;
+    if (req->replied) {
+        log_write(COOP_LOG_WARN, "http",
+                  "request_id=%s: a second reply (status %d) was ignored: a request gets exactly "
+                  "one reply",
+                  req->id, status);
+        return 1;
+    }
+    return 0;
+}
+
+static int sane_status(coop_request *req, int status)
+{
+    if (status < 100 || status > 599) {
+        log_write(COOP_LOG_ERROR, "http", "request_id=%s: reply with invalid status %d sent as 500",
+                  req->id, status);
+        return 500;
+    }
+    return status;
+}
+
+void reply_buffer(coop_request *req, int status, const char *content_type, struct evbuffer *body)
+{
+    if (already_replied(req, status))
+        return;
+    status = sane_status(req, status);
+    req->replied = 1;
+
+    size_t bytes = 0;
+    struct evhttp_request *ev = req->ev;
+    req->ev = NULL;
+    if (ev) {
+        struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+        if (conn)
+            evhttp_connection_set_closecb(conn, NULL, NULL);
+        if (!req->client_gone) {
+            struct evkeyvalq *headers = evhttp_request_get_output_headers(ev);
+            struct evbuffer *out = evhttp_request_get_output_buffer(ev);
+            if (body)
+                evbuffer_add_buffer(out, body);
+            bytes = evbuffer_get_length(out);
+            if (content_type && bytes > 0)
+                evhttp_add_header(headers, "Content-Type", content_type);
+            evhttp_add_header(headers, "X-Request-Id", req->id);
+            if (http_draining())
+                evhttp_add_header(headers, "Connection", "close");
+        }
+        /* Before sending: libevent may free ev (and the path we log) in it. */
+        http_request_finished(req, status, bytes);
+        /* For a request whose connection is gone (detached) this only frees it. */
+        evhttp_send_reply(ev, status, http_status_title(status), NULL);
+    } else {
+        http_request_finished(req, status, 0);
+    }
+    if (!req->in_dispatch)
+        request_release(req);
+}
+
+void reply_bytes(coop_request *req, int status, const char *content_type, const void *body,
+                 size_t len)
+{
+    if (already_replied(req, status))
+        return;
+    if (req->ev && !req->client_gone && len > 0)
+        evbuffer_add(evhttp_request_get_output_buffer(req->ev), body, len);
+    reply_buffer(req, status, content_type, NULL);
+}
+
+/* Serialises value (borrowed) as the body and replies. */
+static void reply_json_value(coop_request *req, int status, const char *content_type,
+                             const json_t *value)
+{
+    if (value && req->ev && !req->client_gone) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req->ev);
+        if (json_dump_callback(value, dump_to_evbuffer, out, JSON_COMPACT | JSON_ENCODE_ANY) !=
+            0) {
+            evbuffer_drain(out, evbuffer_get_length(out));
+            log_write(COOP_LOG_ERROR, "http", "request_id=%s: reply body could not be serialised",
+                      req->id);
+            static const char fallback[] =
+                "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}";
+            evbuffer_add(out, fallback, sizeof(fallback) - 1);
+            status = 500;
+            content_type = "application/problem+json";
+        }
+    }
+    reply_buffer(req, status, content_type, NULL);
+}
+
+void reply_problem_detail(coop_request *req, int status, const char *fmt, ...)
+{
+    if (already_replied(req, status))
+        return;
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    json_t *problem = problem_complete(json_pack("{s:s}", "detail", detail), status, req->id);
+    reply_json_value(req, status, "application/problem+json", problem);
+    json_decref(problem);
+}
+
+/* ---- host functions ---- */
+
+int host_reply_header(coop_request *req, const char *name, const char *value)
+{
+    if (!req || !name || !value || !*name || req->replied)
+        return -COOP_EINVAL;
+    if (strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n"))
+        return -COOP_EINVAL;
+    if (!req->ev || req->client_gone)
+        return 0; /* nobody to send it to; not the plugin's error */
+    if (evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value) != 0)
+        return -COOP_EINVAL;
+    return 0;
+}
+
+void host_reply_json(coop_request *req, int status, json_t *body)
+{
+    if (already_replied(req, status)) {
+        json_decref(body);
+        return;
+    }
+    reply_json_value(req, status, body ? "application/json" : NULL, body);
+    json_decref(body);
+}
+
+void host_reply_problem(coop_request *req, int status, json_t *problem)
+{
+    if (already_replied(req, status)) {
+        json_decref(problem);
+        return;
+    }
+    problem = problem_complete(problem, status, req->id);
+    reply_json_value(req, status, "application/problem+json", problem);
+    json_decref(problem);
+}
+
+void host_reply_db_error(coop_request *req, const coop_db_result *res)
+{
+    if (already_replied(req, 500))
+        return;
+    int st = res ? host_db_status(res) : -COOP_EUNAVAILABLE;
+    if (st == -COOP_EUNAVAILABLE || st == -COOP_ECANCELLED) {
+        host_reply_header(req, "Retry-After", RETRY_AFTER_SECONDS);
+        reply_problem_detail(req, 503, st == -COOP_ECANCELLED
+                                           ? "coopd is stopping; retry later."
+                                           : "The database cannot be reached now; retry later.");
+        return;
+    }
+    const char *sqlstate = res ? host_db_sqlstate(res) : "";
+    if (strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "23P01") == 0) {
+        reply_problem_detail(req, 409, "The request conflicts with data that already exists.");
+        return;
+    }
+    /* The SQL error may name tables, values or other callers' data: log it, never send it. */
+    log_write(COOP_LOG_ERROR, "http", "request_id=%s: database error (SQLSTATE %s): %s", req->id,
+              *sqlstate ? sqlstate : "none", res ? host_db_error(res) : "no result");
+    reply_problem_detail(req, 500, "The request failed inside coopd; the log has the details "
+                                   "under request id %s.",
+                         req->id);
+}
