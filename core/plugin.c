@@ -141,10 +141,12 @@ static int check_settings(coop_plugin *p, const coop_config *cfg, const json_t *
     size_t n = json_array_size(errors);
     if (n > 0) {
         const json_t *first = json_array_get(errors, 0);
+        char more[48] = "";
+        if (n > 1)
+            snprintf(more, sizeof(more), " (and %zu more error%s)", n - 1, n > 2 ? "s" : "");
         snprintf(err, errlen, "%s: /plugins/%s%s: %s%s", cfg->path, p->name,
                  json_string_value(json_object_get(first, "pointer")),
-                 json_string_value(json_object_get(first, "message")),
-                 n > 1 ? " (and more errors)" : "");
+                 json_string_value(json_object_get(first, "message")), more);
         json_decref(errors);
         return -1;
     }
