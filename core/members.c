@@ -13,6 +13,8 @@
  * for concurrent requests too; this file maps the refusals to answers naming
  * the field at fault. Every statement is one round trip on the loop.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,7 +145,34 @@ static void reply_write_refused(coop_request *req, const coop_db_result *res)
     coop_reply_db_error(req, res);
 }
 
-/* Semantic checks the schema cannot express. Appends to errors. */
+/* Semantic checks the schema cannot express (or only with a message naming a
+ * regular expression). Each appends to errors. */
+static void check_name(const json_t *body, json_t *errors)
+{
+    const char *name = json_string_value(json_object_get(body, "name"));
+    if (!name)
+        return;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!isspace(*p))
+            return;
+    coop_invalid_add(errors, "/name", "must not be blank");
+}
+
+/* Deliberately loose (one @ with something around it, no spaces): the only sure
+ * test of an address is mail that arrives. */
+static void check_email(const json_t *body, json_t *errors)
+{
+    const char *email = json_string_value(json_object_get(body, "email"));
+    if (!email)
+        return;
+    const char *at = strchr(email, '@');
+    bool ok = at && at != email && at[1] != '\0' && !strchr(at + 1, '@');
+    for (const unsigned char *p = (const unsigned char *)email; ok && *p; p++)
+        ok = !isspace(*p) && !iscntrl(*p);
+    if (!ok)
+        coop_invalid_add(errors, "/email", "must be an email address (name@domain)");
+}
+
 static void check_effective_date(const json_t *body, json_t *errors)
 {
     const char *date = json_string_value(json_object_get(body, "effective_date"));
@@ -157,10 +186,8 @@ static void check_effective_date(const json_t *body, json_t *errors)
 static const char member_create_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"name\"],"
     " \"properties\": {"
-    "  \"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200,"
-    "            \"pattern\": \"[^[:space:]]\"},"
-    "  \"email\": {\"type\": [\"string\", \"null\"], \"minLength\": 3, \"maxLength\": 254,"
-    "             \"pattern\": \"^[^@[:space:]]+@[^@[:space:]]+$\"},"
+    "  \"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200},"
+    "  \"email\": {\"type\": [\"string\", \"null\"], \"minLength\": 3, \"maxLength\": 254},"
     "  \"status\": {\"type\": \"string\", \"enum\": [\"applicant\", \"member\"]},"
     "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
@@ -180,6 +207,8 @@ static void member_create(coop_request *req, void *arg)
     (void)arg;
     const json_t *body = coop_request_json(req);
     json_t *errors = json_array();
+    check_name(body, errors);
+    check_email(body, errors);
     check_effective_date(body, errors);
     if (json_array_size(errors) > 0) {
         coop_reply_invalid(req, errors);

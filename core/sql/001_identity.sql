@@ -72,7 +72,11 @@ BEGIN
         IF NOT ((current_status = 'applicant' AND NEW.status IN ('member', 'excluded'))
                 OR (current_status = 'member' AND NEW.status IN ('resigned', 'excluded'))
                 OR (current_status IN ('resigned', 'excluded') AND NEW.status = 'member')) THEN
-            RAISE EXCEPTION 'the status cannot change from % to %', current_status, NEW.status
+            RAISE EXCEPTION 'the status cannot change from % to % (from % only to %)',
+                current_status, NEW.status, current_status,
+                CASE current_status WHEN 'applicant' THEN 'member or excluded'
+                                    WHEN 'member' THEN 'resigned or excluded'
+                                    ELSE 'member' END
                 USING ERRCODE = 'CI001';
         END IF;
         IF NEW.effective_date < current_date_ THEN
