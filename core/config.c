@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 
 #include "schema_internal.h"
 
@@ -64,6 +66,35 @@ int config_is_plugin_name(const char *name)
             return 0;
     }
     return 1;
+}
+
+/* An IPv6 address in brackets, an IPv4 address in dotted decimal, or a host
+ * name (resolved when http.c binds). */
+static int check_listen_host(const char *host, int bracketed, const char **why)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (bracketed) {
+        if (inet_pton(AF_INET6, host, addr) != 1) {
+            *why = "not an IPv6 address inside the brackets";
+            return -1;
+        }
+        return 0;
+    }
+    if (strspn(host, "0123456789.") == strlen(host)) {
+        if (inet_pton(AF_INET, host, addr) != 1) {
+            *why = "not an IPv4 address";
+            return -1;
+        }
+        return 0;
+    }
+    size_t len = strlen(host);
+    if (len > 253 || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                         len ||
+        host[0] == '-' || host[0] == '.') {
+        *why = "not a host name or IP address";
+        return -1;
+    }
+    return 0;
 }
 
 /* "host:port", "[v6]:port". Returns 0, or -1 with the reason in why. */
@@ -111,8 +142,15 @@ static int parse_listen(const char *text, char **host, int *port, const char **w
         return -1;
     }
     *host = strndup(host_start, (size_t)(host_end - host_start));
+    if (!*host)
+        return -1;
     *port = (int)value;
-    return *host ? 0 : -1;
+    if (check_listen_host(*host, text[0] == '[', why) < 0) {
+        free(*host);
+        *host = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* Checks a libpq connection string without connecting. Passwords are refused:

@@ -161,6 +161,22 @@ static void test_errors(void)
     CHECK_STR(load_err(text),
               "DIR/c.json: /listen: the host is empty (use 0.0.0.0 or [::] for every address)");
 
+    snprintf(text, sizeof(text), "{\"listen\": \"300.1.2.3:80\", %s}", db);
+    CHECK_STR(load_err(text), "DIR/c.json: /listen: not an IPv4 address");
+    snprintf(text, sizeof(text), "{\"listen\": \"[::g]:80\", %s}", db);
+    CHECK_STR(load_err(text), "DIR/c.json: /listen: not an IPv6 address inside the brackets");
+    snprintf(text, sizeof(text), "{\"listen\": \"bad_host!:80\", %s}", db);
+    CHECK_STR(load_err(text), "DIR/c.json: /listen: not a host name or IP address");
+    coop_config named;
+    snprintf(text, sizeof(text), "{\"listen\": \"localhost:80\", %s}", db);
+    CHECK_STR(load(text, &named), "ok");
+    CHECK_STR(named.listen_host, "localhost");
+    config_free(&named);
+    snprintf(text, sizeof(text), "{\"listen\": \"[::]:80\", %s}", db);
+    CHECK_STR(load(text, &named), "ok");
+    CHECK_STR(named.listen_host, "::");
+    config_free(&named);
+
     /* The connection string: checked by libpq's own parser, no secrets. */
     CHECK_STR(load_err("{\"listen\": \"127.0.0.1:80\","
                        " \"database\": {\"conninfo\": \"dbname=coop password=secret\"}}"),
