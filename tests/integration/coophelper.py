@@ -234,16 +234,14 @@ def write_json(path, value):
     return path
 
 
-def run_check(config, workdir=None, env=None):
-    """Runs `coopd --check` on CONFIG and returns (exit status, stderr text).
+def run_check(config=None, workdir=None, env=None, path=None):
+    """Runs `coopd --check` and returns (exit status, stderr text).
 
-    CONFIG: a dict (written as JSON), a str (written as it is, e.g. malformed JSON) or the path of
-    an existing file (when it names one). The file goes to WORKDIR (default: a new temporary
-    folder), so relative paths in it resolve against WORKDIR.
+    CONFIG: a dict (written as JSON) or a str (written as it is, e.g. malformed JSON) into
+    WORKDIR/check.json (WORKDIR default: a new temporary folder, against which relative paths in
+    the config resolve). Or PATH: an existing (or deliberately missing) file, used as it is.
     """
-    if isinstance(config, str) and os.path.isfile(config):
-        path = config
-    else:
+    if path is None:
         workdir = workdir or tempfile.mkdtemp(prefix="coop-check-")
         path = os.path.join(workdir, "check.json")
         if isinstance(config, (dict, list)):
@@ -405,6 +403,10 @@ class Coopd:
             self.process.wait()
             self._close_log()
 
+    def remove_workdir(self):
+        """Removes the config and log folder (after a clean stop; kept when something failed)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
     def _close_log(self):
         self.process = None
         if self._log_file:
@@ -436,24 +438,35 @@ class Coopd:
 
     # -- identity
 
-    def make_member(self, operator_token, name=None, status="member", roles=("member",)):
-        """Registers a member with STATUS through the core API and gives them a token with
-        ROLES. Returns Member(id, token)."""
+    def make_member(self, operator_token, name=None, status="member", role="member"):
+        """Registers a member with STATUS (applicant, member, resigned, excluded; effective today)
+        through the core API and gives them a token with ROLE (None: no token).
+        Returns Member(id, token)."""
         name = name or f"Member {uuid.uuid4().hex[:8]}"
-        resp = self.http("POST", "/v1/members", {"name": name}, token=operator_token)
+        initial = status if status in ("applicant", "member") else "member"
+        resp = self.http("POST", "/v1/members", {"name": name, "status": initial},
+                         token=operator_token)
         expect(resp, 201, "POST /v1/members")
         member_id = resp.body["id"]
-        current = resp.body.get("status")
-        if status and status != current:
+        token = None
+        if role is not None:
+            # Before a resignation or exclusion: member tokens are refused for those statuses.
+            token = self.make_token(operator_token, role=role, member_id=member_id)
+        if status != initial:
             resp = self.http("POST", f"/v1/members/{member_id}/status", {"status": status},
                              token=operator_token)
-            expect(resp, (200, 201), f"POST /v1/members/{member_id}/status")
-        token = self.make_token(operator_token, roles=roles, member_id=member_id)
+            expect(resp, 201, f"POST /v1/members/{member_id}/status")
         return Member(member_id, token)
 
-    def make_token(self, operator_token, roles, member_id=None, label=None):
-        """Creates a token with ROLES (bound to MEMBER_ID, if given) and returns it."""
-        body = {"roles": list(roles)}
+    def make_token(self, operator_token, role=None, member_id=None, label=None, roles=None):
+        """Creates a token with ROLE (one of operator, member, partner, customer), bound to
+        MEMBER_ID if given (required for role member), and returns its text. ROLES (a list of
+        exactly one role) is accepted in place of ROLE."""
+        if roles is not None:
+            if role is not None or len(roles) != 1:
+                raise ValueError("a token has exactly one role")
+            role = roles[0]
+        body = {"role": role}
         if member_id is not None:
             body["member_id"] = member_id
         if label:
@@ -518,6 +531,8 @@ class CoopTestCase(unittest.TestCase):
             if cls.coop is not None:
                 cls.coop.stop()
             cls.cluster.drop_database(cls.dbname)
+            if cls.coop is not None:
+                cls.coop.remove_workdir()
         finally:
             if cls.coop is not None:
                 cls.coop.kill()
@@ -527,8 +542,8 @@ class CoopTestCase(unittest.TestCase):
         return self.coop.http(method, path, body=body, token=token, headers=headers,
                               timeout=timeout)
 
-    def make_member(self, name=None, status="member", roles=("member",)):
-        return self.coop.make_member(self.operator_token, name=name, status=status, roles=roles)
+    def make_member(self, name=None, status="member", role="member"):
+        return self.coop.make_member(self.operator_token, name=name, status=status, role=role)
 
     def assertProblem(self, resp, status, pointer=None):
         """Asserts an RFC 9457 problem+json answer with STATUS; with POINTER, that one of its

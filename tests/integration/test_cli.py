@@ -5,6 +5,7 @@ and exactly one line on stderr, `coopd: <culprit>: <reason>`, naming what is wro
 """
 
 import os
+import shutil
 import tempfile
 import unittest
 
@@ -16,9 +17,13 @@ def good_config(**plugins):
 
 
 class CheckTest(unittest.TestCase):
+    def workdir(self):
+        path = tempfile.mkdtemp(prefix="coop-check-")
+        self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+        return path
+
     def check(self, config):
-        self.workdir = tempfile.mkdtemp(prefix="coop-check-")
-        return coophelper.run_check(config, workdir=self.workdir)
+        return coophelper.run_check(config, workdir=self.workdir())
 
     def assertRefused(self, config, *culprits):
         """Exit status 2 and one stderr line that starts with "coopd: " and names every CULPRIT."""
@@ -46,13 +51,12 @@ class CheckTest(unittest.TestCase):
 
     def test_check_does_not_need_the_database(self):
         env = dict(os.environ, PGHOST="/nonexistent-coop-socket-dir", PGPORT="1")
-        workdir = tempfile.mkdtemp(prefix="coop-check-")
-        status, stderr = coophelper.run_check(good_config(), workdir=workdir, env=env)
+        status, stderr = coophelper.run_check(good_config(), workdir=self.workdir(), env=env)
         self.assertEqual(status, 0, stderr)
 
     def test_relative_plugin_dir_resolves_against_the_config_folder(self):
         config = good_config()
-        workdir = tempfile.mkdtemp(prefix="coop-check-")
+        workdir = self.workdir()
         config["plugin_dir"] = os.path.relpath(coophelper.plugin_dir(), workdir)
         status, stderr = coophelper.run_check(config, workdir=workdir)
         self.assertEqual(status, 0, stderr)
@@ -60,8 +64,8 @@ class CheckTest(unittest.TestCase):
     # -- the file itself
 
     def test_missing_file(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="coop-check-"), "nowhere.json")
-        status, stderr = coophelper.run_check(path)
+        path = os.path.join(self.workdir(), "nowhere.json")
+        status, stderr = coophelper.run_check(path=path)
         self.assertEqual(status, 2, stderr)
         lines = stderr.splitlines()
         self.assertEqual(len(lines), 1, stderr)
@@ -98,9 +102,19 @@ class CheckTest(unittest.TestCase):
         config["listen"] = "127.0.0.1:70000"
         self.assertRefused(config, "/listen")
 
-    def test_listen_bad_address(self):
+    def test_listen_without_host(self):
         config = good_config()
-        config["listen"] = "300.1.2.3:8080"
+        config["listen"] = ":8080"
+        self.assertRefused(config, "/listen")
+
+    def test_listen_port_not_a_number(self):
+        config = good_config()
+        config["listen"] = "127.0.0.1:http"
+        self.assertRefused(config, "/listen")
+
+    def test_listen_ipv6_without_brackets(self):
+        config = good_config()
+        config["listen"] = "::1:8080"
         self.assertRefused(config, "/listen")
 
     def test_wrong_type(self):
