@@ -31,6 +31,12 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg);
 int identity_create_operator_token(PGconn *conn, const char *label, char *out, size_t outlen,
                                    char *err, size_t errlen);
 
+/* The OpenAPI 3.1 description of the identity routes (identity_openapi.c), as
+ * static JSON text: a "paths" object (absolute paths) and a "components/schemas"
+ * object its "$ref"s point into. For /openapi.json (builtin_routes.c). */
+const char *identity_openapi_paths(void);
+const char *identity_openapi_schemas(void);
+
 /* ---- Between the identity modules ---------------------------------------- */
 
 /* Route registration of each half (members.c, tokens.c); identity_init calls them. */
