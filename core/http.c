@@ -204,16 +204,12 @@ static const char *timestamp_seconds(time_t sec)
 
 static const char *method_label(const coop_request *req)
 {
-    if (req->method)
-        return router_method_name(req->method);
-    if (!req->ev)
-        return "OTHER";
-    switch (evhttp_request_get_command(req->ev)) {
+    switch (req->command) {
     case EVHTTP_REQ_HEAD: return "HEAD";
     case EVHTTP_REQ_OPTIONS: return "OPTIONS";
     case EVHTTP_REQ_TRACE: return "TRACE";
     case EVHTTP_REQ_CONNECT: return "CONNECT";
-    default: return "OTHER";
+    default: return req->method ? router_method_name(req->method) : "OTHER";
     }
 }
 
@@ -424,6 +420,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     req->start_ns = now_ns();
     request_dispatch_enter(req);
     request_id_assign(req);
+    req->command = (int)evhttp_request_get_command(ev);
     req->method = method_of(ev);
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);

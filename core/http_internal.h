@@ -54,6 +54,7 @@ struct coop_request {
     struct evhttp_request *ev;
     const route_entry *route; /* NULL while unrouted or for 404/405 */
     unsigned method;          /* one coop_method bit; 0 for methods no route can have */
+    int command;              /* libevent's enum evhttp_cmd_type, for the access log */
     unsigned char replied;
     unsigned char client_gone;
     /* Set while coopd itself is inside a call that may reply (routing, the
