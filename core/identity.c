@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <coop/http.h>
+
 #include "identity_internal.h"
 
 int identity_init(const coop_config *cfg)
@@ -62,4 +64,11 @@ int64_t identity_parse_id(const char *text)
     if (errno != 0 || *end != '\0' || v <= 0)
         return 0;
     return (int64_t)v;
+}
+
+void identity_reply_not_queued(coop_request *req)
+{
+    coop_reply_header(req, "Retry-After", "1");
+    coop_reply_problem(req, 503, "Service Unavailable",
+                       "The database cannot take the request now; retry shortly.");
 }

@@ -50,6 +50,10 @@ void tokens_stop(void);
 const char *identity_role_name(unsigned role);  /* static string, NULL when unknown */
 unsigned identity_role_parse(const char *name); /* 0 when unknown */
 
+/* Answers a request whose statement could not be queued (the pool is not
+ * running: coopd is starting or stopping): 503 with Retry-After. */
+void identity_reply_not_queued(coop_request *req);
+
 /* Reads a positive decimal id (a path parameter); 0 when text is not one. */
 int64_t identity_parse_id(const char *text);
 

@@ -99,7 +99,7 @@ static void member_read(coop_request *req, const char *id, coop_db_fn done)
 {
     const char *params[] = {id};
     if (coop_db_query(core_plugin(), member_read_sql, 1, params, done, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- Refusals ------------------------------------------------------------- */
@@ -227,7 +227,7 @@ static void member_create(coop_request *req, void *arg)
     static const char sql[] = "SELECT coop.member_create(btrim($1), $2, $3,"
                               " coalesce($4::date, (now() AT TIME ZONE 'UTC')::date), $5)";
     if (coop_db_query(core_plugin(), sql, 5, params, member_created, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- GET /v1/members -------------------------------------------------------- */
@@ -290,7 +290,7 @@ static void members_list(coop_request *req, void *arg)
         " WHERE $1::text IS NULL OR s.status = $1 ORDER BY m.id";
     const char *params[] = {status, at};
     if (coop_db_query(core_plugin(), sql, 2, params, members_listed, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- GET /v1/members/{id} ---------------------------------------------------- */
@@ -360,7 +360,7 @@ static void status_change(coop_request *req, void *arg)
         " VALUES ($1, $2, coalesce($3::date, (now() AT TIME ZONE 'UTC')::date), $4)"
         " RETURNING member_id";
     if (coop_db_query(core_plugin(), sql, 4, params, status_changed, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- Registration ------------------------------------------------------------ */

@@ -331,7 +331,7 @@ static void token_create(coop_request *req, void *arg)
     if (coop_db_query(core_plugin(), token_insert_sql, 5, params, token_created, tc) != 0) {
         OPENSSL_cleanse(tc->token, sizeof(tc->token));
         free(tc);
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
     }
 }
 
@@ -367,7 +367,7 @@ static void tokens_list(coop_request *req, void *arg)
         "SELECT id, role, member_id, label, coop.rfc3339(created_at), coop.rfc3339(revoked_at),"
         " created_by FROM coop.tokens ORDER BY id";
     if (coop_db_query(core_plugin(), sql, 0, NULL, tokens_listed, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- DELETE /v1/tokens/{id} ----------------------------------------------------- */
@@ -403,7 +403,7 @@ static void token_revoke(coop_request *req, void *arg)
                               " WHERE id = $1 RETURNING id";
     const char *params[] = {id};
     if (coop_db_query(core_plugin(), sql, 1, params, token_revoked, req) != 0)
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        identity_reply_not_queued(req);
 }
 
 /* ---- GET /v1/me ------------------------------------------------------------------ */
