@@ -74,7 +74,7 @@ static void arm_close(struct armed *a, int64_t delay_ms)
         coop_timer_start(voting_self, delay_ms > 0 ? (uint64_t)delay_ms : 0, close_timer_fired, a);
     if (!a->close_timer)
         coop_log(voting_self, COOP_LOG_ERROR,
-                 "voting: cannot arm the closing timer of proposal %lld; the sweep will retry",
+                 "cannot arm the closing timer of proposal %lld; the sweep will retry",
                  (long long)a->id);
 }
 
@@ -92,7 +92,7 @@ void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
         return;
     struct armed *a = calloc(1, sizeof(*a));
     if (!a) {
-        coop_log(voting_self, COOP_LOG_ERROR, "voting: out of memory arming proposal %lld",
+        coop_log(voting_self, COOP_LOG_ERROR, "out of memory arming proposal %lld",
                  (long long)id);
         return;
     }
@@ -111,7 +111,7 @@ static void electorate_taken(const coop_db_result *res, void *arg)
     int64_t id = (int64_t)(intptr_t)arg;
     struct armed *a = armed_find(id);
     if (coop_db_status(res) == 0 && !coop_db_is_null(res, 0, 0)) {
-        coop_log(voting_self, COOP_LOG_INFO, "voting: proposal %lld opened, %s eligible voters",
+        coop_log(voting_self, COOP_LOG_INFO, "proposal %lld opened, %s eligible voters",
                  (long long)id, coop_db_value(res, 0, 0));
         return;
     }
@@ -159,7 +159,7 @@ static void read_result(coop_request *req, const char *id_text);
  * the timer tries again later. */
 static void close_failed(struct close_job *job, const coop_db_result *res, const char *why)
 {
-    coop_log(voting_self, COOP_LOG_WARN, "voting: closing proposal %s (%s) failed: %s %s",
+    coop_log(voting_self, COOP_LOG_WARN, "closing proposal %s (%s) failed: %s %s",
              job->id_text, job->by, why, res ? coop_db_error(res) : "");
     if (job->req) {
         if (res && coop_db_status(res) != 0)
@@ -183,7 +183,7 @@ static void close_committed(coop_tx *tx, const coop_db_result *res, void *arg)
         close_failed(job, res, "commit");
         return;
     }
-    coop_log(voting_self, COOP_LOG_INFO, "voting: proposal %s closed by %s: %s", job->id_text,
+    coop_log(voting_self, COOP_LOG_INFO, "proposal %s closed by %s: %s", job->id_text,
              job->by, json_string_value(json_object_get(job->result, "outcome")));
     armed_forget(job->id);
     if (job->req) {
@@ -457,7 +457,7 @@ static void open_proposals_read(const coop_db_result *res, void *arg)
     if (coop_db_status(res) == -COOP_ECANCELLED || stopping)
         return;
     if (coop_db_status(res) != 0) {
-        coop_log(voting_self, COOP_LOG_WARN, "voting: sweep failed: %s", coop_db_error(res));
+        coop_log(voting_self, COOP_LOG_WARN, "sweep failed: %s", coop_db_error(res));
     } else {
         for (int row = 0; row < coop_db_nrows(res); row++)
             schedule_proposal(strtoll(coop_db_value(res, row, 0), NULL, 10),

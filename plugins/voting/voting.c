@@ -146,7 +146,7 @@ json_t *voting_json_from_db(const char *text)
     json_error_t error;
     json_t *value = text ? json_loads(text, JSON_DECODE_ANY, &error) : NULL;
     if (!value)
-        coop_log(voting_self, COOP_LOG_ERROR, "voting: unreadable JSON from the database: %s",
+        coop_log(voting_self, COOP_LOG_ERROR, "unreadable JSON from the database: %s",
                  text ? error.text : "NULL");
     return value;
 }
@@ -177,7 +177,7 @@ static int voting_init(coop_plugin *self, const json_t *config)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rc = coop_route_add(self, &routes[i]);
         if (rc < 0) {
-            coop_log(self, COOP_LOG_ERROR, "voting: cannot add route %s: %s", routes[i].path,
+            coop_log(self, COOP_LOG_ERROR, "cannot add route %s: %s", routes[i].path,
                      coop_strerror(rc));
             return rc;
         }
