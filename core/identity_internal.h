@@ -46,6 +46,10 @@ int tokens_routes_register(void);
 int tokens_start(int cache_seconds);
 void tokens_stop(void);
 
+/* tokens.c: the status of member_id changed on this node; what the cache knows
+ * of that member's tokens is forgotten so the next request asks the database. */
+void identity_member_changed(int64_t member_id);
+
 /* Names of enum coop_role bits as the API and the database spell them. */
 const char *identity_role_name(unsigned role);  /* static string, NULL when unknown */
 unsigned identity_role_parse(const char *name); /* 0 when unknown */
@@ -111,6 +115,10 @@ void token_cache_put_invalid(token_cache *cache, const uint8_t digest[TOKEN_DIGE
 /* Forgets the positive entry of token token_id (after its revocation). Returns
  * how many entries went (0 or 1). */
 size_t token_cache_evict_token(token_cache *cache, int64_t token_id);
+/* Forgets the positive entries of member member_id's tokens. Returns how many went. */
+size_t token_cache_evict_member(token_cache *cache, int64_t member_id);
+/* Forgets every negative entry. */
+void token_cache_forget_invalid(token_cache *cache);
 /* Number of positive entries held (expired ones included until swept). */
 size_t token_cache_size(const token_cache *cache);
 /* Milliseconds on the coarse monotonic clock: cheap enough for every request. */

@@ -331,6 +331,8 @@ static void status_changed(const coop_db_result *res, void *arg)
         reply_write_refused(req, res);
         return;
     }
+    /* Whether the member's tokens work may have changed: ask the database again. */
+    identity_member_changed(strtoll(coop_db_value(res, 0, 0), NULL, 10));
     member_read(req, coop_db_value(res, 0, 0), member_read_done_201);
 }
 

@@ -214,14 +214,16 @@ void token_cache_put_invalid(token_cache *c, const uint8_t digest[TOKEN_DIGEST_L
     s->expires = now + c->negative_ttl;
 }
 
-size_t token_cache_evict_token(token_cache *c, int64_t token_id)
+/* Drops the entries whose caller matches: by token id, or by member id. */
+static size_t evict_where(token_cache *c, int64_t token_id, int64_t member_id)
 {
     size_t evicted = 0;
     for (size_t i = 0; i <= c->bucket_mask; i++) {
         struct cache_entry **link = &c->buckets[i];
         while (*link) {
             struct cache_entry *e = *link;
-            if (e->caller.token_id == token_id) {
+            if ((token_id && e->caller.token_id == token_id) ||
+                (member_id && e->caller.member_id == member_id)) {
                 *link = e->next;
                 free(e);
                 c->count--;
@@ -232,6 +234,21 @@ size_t token_cache_evict_token(token_cache *c, int64_t token_id)
         }
     }
     return evicted;
+}
+
+size_t token_cache_evict_token(token_cache *c, int64_t token_id)
+{
+    return token_id ? evict_where(c, token_id, 0) : 0;
+}
+
+size_t token_cache_evict_member(token_cache *c, int64_t member_id)
+{
+    return member_id ? evict_where(c, 0, member_id) : 0;
+}
+
+void token_cache_forget_invalid(token_cache *c)
+{
+    memset(c->negatives, 0, (c->negative_mask + 1) * sizeof(*c->negatives));
 }
 
 size_t token_cache_size(const token_cache *c)

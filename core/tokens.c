@@ -11,7 +11,8 @@
  * database. A miss asks the database once per token however many requests
  * with it arrive meanwhile (they wait on the same lookup). A revocation on
  * this node evicts the token at once; other nodes learn of it when their
- * entry expires, at most auth.token_cache_seconds later.
+ * entry expires, at most auth.token_cache_seconds later. The same holds for a
+ * member token whose member resigns or is excluded (see lookup's statement).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +48,19 @@ struct auth_lookup {
 
 static token_cache *cache;
 static struct auth_lookup *lookups;
-/* Counts revocations on this node: a lookup that raced one is answered but not
- * cached, so a token revoked meanwhile cannot come back from the cache. */
+/* Counts revocations and status changes on this node: a lookup that raced one
+ * is answered but not cached, so a token revoked meanwhile cannot come back
+ * from the cache. */
 static uint64_t revocations;
+
+void identity_member_changed(int64_t member_id)
+{
+    revocations++;
+    if (cache) {
+        token_cache_evict_member(cache, member_id);
+        token_cache_forget_invalid(cache);
+    }
+}
 
 int tokens_start(int cache_seconds)
 {
@@ -175,8 +186,17 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
     char hex[TOKEN_DIGEST_HEX_LEN + 1];
     token_digest_hex(digest, hex);
     const char *params[] = {hex};
-    static const char sql[] = "SELECT id, role, member_id FROM coop.tokens"
-                              " WHERE sha256 = $1::bytea AND revoked_at IS NULL";
+    /* A member token works while its member is an applicant or a member: from the
+     * date a resignation or exclusion takes effect it is refused (and works again
+     * after a re-admission), so nobody has to remember to revoke it. */
+    static const char sql[] =
+        "SELECT t.id, t.role, t.member_id FROM coop.tokens t"
+        " WHERE t.sha256 = $1::bytea AND t.revoked_at IS NULL"
+        " AND (t.role <> 'member' OR coalesce((SELECT c.status FROM coop.member_status_changes c"
+        "  WHERE c.member_id = t.member_id"
+        "   AND c.effective_date <= (now() AT TIME ZONE 'UTC')::date"
+        "  ORDER BY c.effective_date DESC, c.id DESC LIMIT 1), 'applicant')"
+        "  IN ('applicant', 'member'))";
     if (coop_db_query(core_plugin(), sql, 1, params, lookup_done, l) != 0) {
         free(l->first);
         free(l);

@@ -176,6 +176,38 @@ class TestTokens(coophelper.CoopTestCase):
         with self.assertRaises(RuntimeError):
             self.sql(f"DELETE FROM coop.tokens WHERE id = {created['id']}")
 
+    # -- a member's status decides whether their member token works
+
+    def test_member_token_follows_status(self):
+        member_id = self.member()
+        token = self.create({"role": "member", "member_id": member_id}).body["token"]
+        partner = self.create({"role": "partner", "member_id": member_id}).body["token"]
+        self.assertEqual(self.me(token).status, 200)  # now cached on this node
+        self.assertEqual(self.me(partner).status, 200)
+
+        # Excluded as of today: the member token is refused at once; a partner token is not
+        # about membership and keeps working.
+        today = self.sql("SELECT (now() AT TIME ZONE 'UTC')::date")
+        resp = self.http("POST", f"/v1/members/{member_id}/status",
+                         {"status": "excluded", "effective_date": today}, token=self.operator_token)
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertProblem(self.me(token), 401)
+        self.assertProblem(self.me(token), 401)
+        self.assertEqual(self.me(partner).status, 200)
+
+        # Re-admitted: it works again at once (the refusal was not kept).
+        resp = self.http("POST", f"/v1/members/{member_id}/status",
+                         {"status": "member", "effective_date": today}, token=self.operator_token)
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(self.me(token).status, 200)
+
+        # A resignation recorded ahead of its date: the token works until that date.
+        resp = self.http("POST", f"/v1/members/{member_id}/status",
+                         {"status": "resigned", "effective_date": "2999-12-31"},
+                         token=self.operator_token)
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(self.me(token).status, 200)
+
     # -- roles and bad tokens
 
     def test_roles_on_token_routes(self):

@@ -238,6 +238,39 @@ static void test_cache_growth_and_bound(void)
     token_cache_free(c);
 }
 
+static void test_cache_member_eviction(void)
+{
+    token_cache *c = token_cache_new(30000, 5000, 100, 16);
+    uint8_t d[4][TOKEN_DIGEST_LEN];
+    for (unsigned i = 0; i < 4; i++)
+        digest_n(d[i], 500 + i);
+    coop_caller a1 = {.role = COOP_ROLE_MEMBER, .member_id = 5, .token_id = 1};
+    coop_caller a2 = {.role = COOP_ROLE_PARTNER, .member_id = 5, .token_id = 2};
+    coop_caller b = {.role = COOP_ROLE_MEMBER, .member_id = 6, .token_id = 3};
+    coop_caller op = {.role = COOP_ROLE_OPERATOR, .member_id = 0, .token_id = 4};
+    token_cache_put(c, d[0], &a1, 0);
+    token_cache_put(c, d[1], &a2, 0);
+    token_cache_put(c, d[2], &b, 0);
+    token_cache_put(c, d[3], &op, 0);
+    /* Member 5's two tokens go; member 6's and the unbound one stay. */
+    CHECK_INT(token_cache_evict_member(c, 5), 2);
+    CHECK_INT(token_cache_evict_member(c, 0), 0); /* 0 means "no member", never all of them */
+    CHECK_INT(token_cache_evict_token(c, 0), 0);
+    coop_caller got;
+    CHECK_INT(token_cache_get(c, d[0], 1, &got), TOKEN_CACHE_MISS);
+    CHECK_INT(token_cache_get(c, d[1], 1, &got), TOKEN_CACHE_MISS);
+    CHECK_INT(token_cache_get(c, d[2], 1, &got), TOKEN_CACHE_VALID);
+    CHECK_INT(token_cache_get(c, d[3], 1, &got), TOKEN_CACHE_VALID);
+
+    /* Forgetting negative entries leaves positive ones. */
+    token_cache_put_invalid(c, d[0], 10);
+    CHECK_INT(token_cache_get(c, d[0], 11, &got), TOKEN_CACHE_INVALID);
+    token_cache_forget_invalid(c);
+    CHECK_INT(token_cache_get(c, d[0], 11, &got), TOKEN_CACHE_MISS);
+    CHECK_INT(token_cache_get(c, d[2], 11, &got), TOKEN_CACHE_VALID);
+    token_cache_free(c);
+}
+
 static void test_clock(void)
 {
     uint64_t a = token_cache_now();
@@ -257,6 +290,7 @@ int main(int argc, char **argv)
     test_cache_basics();
     test_cache_negative();
     test_cache_growth_and_bound();
+    test_cache_member_eviction();
     test_clock();
     return unit_finish();
 }
