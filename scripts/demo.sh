@@ -13,6 +13,7 @@ cd "$checkout"
 config=$checkout/config/dev.json
 run_dir=$checkout/.run
 pid_file=$run_dir/coopd.pid
+demo_pid_file=$run_dir/demo.pid
 log=$run_dir/coopd.log
 pgdir=$checkout/.pgdata
 
@@ -22,15 +23,17 @@ die() {
     exit 1
 }
 
-# The pid in .run/coopd.pid if that process is alive and still a coopd.
-running_coopd_pid() {
-    local pid
-    [ -f "$pid_file" ] || return 1
-    pid=$(cat "$pid_file")
+# The pid in FILE if that process is alive and its command line still contains WORD.
+running_pid() {
+    local file=$1 word=$2 pid
+    [ -f "$file" ] || return 1
+    pid=$(cat "$file")
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q coopd || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$word" || return 1
     echo "$pid"
 }
+
+running_coopd_pid() { running_pid "$pid_file" coopd; }
 
 stop_coopd() {
     local pid i
@@ -57,6 +60,14 @@ stop_all() {
 }
 
 if [ "${1:-}" = stop ]; then
+    # A demo in the foreground elsewhere stops everything itself when told to (its TERM trap).
+    if demo_pid=$(running_pid "$demo_pid_file" demo.sh); then
+        kill -TERM "$demo_pid" 2>/dev/null || true
+        for i in $(seq 1 300); do
+            kill -0 "$demo_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
     stop_all
     exit 0
 elif [ $# -gt 0 ]; then
@@ -88,7 +99,9 @@ if [ ! -e "$pgdir" ]; then
 fi
 
 stop_coopd # a coopd from an earlier run that was not stopped
-trap stop_all EXIT
+mkdir -p "$run_dir"
+echo $$ >"$demo_pid_file"
+trap 'stop_all; rm -f "$demo_pid_file"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -102,7 +115,6 @@ fi
 
 token=$("$coopd" --create-operator-token "$config" --label "demo $(date -u +%FT%TZ)")
 
-mkdir -p "$run_dir"
 "$coopd" "$config" </dev/null >>"$log" 2>&1 &
 coopd_pid=$!
 echo "$coopd_pid" >"$pid_file"
