@@ -181,13 +181,20 @@ static void server_free(server *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void drained(void *arg)
+/* Stops everything and leaves the loop after linger_ms, during which replies
+ * that stopping produced (503 for cancelled statements) can still be written. */
+static void stop_and_exit(server *s, int linger_ms)
 {
-    server *s = arg;
     if (s->stopped)
         return;
     server_stop_services(s);
-    event_base_loopexit(s->base, NULL);
+    struct timeval tv = {.tv_sec = linger_ms / 1000, .tv_usec = (linger_ms % 1000) * 1000};
+    event_base_loopexit(s->base, linger_ms ? &tv : NULL);
+}
+
+static void drained(void *arg)
+{
+    stop_and_exit(arg, 0);
 }
 
 static void drain_timed_out(evutil_socket_t fd, short what, void *arg)
@@ -196,7 +203,7 @@ static void drain_timed_out(evutil_socket_t fd, short what, void *arg)
     log_write(COOP_LOG_WARN, "core",
               "requests still in flight after %d s; stopping without them",
               DRAIN_TIMEOUT_SECONDS);
-    drained(arg);
+    stop_and_exit(arg, 250);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -206,7 +213,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     if (s->stopping) {
         log_write(COOP_LOG_WARN, "core", "%s again: stopping now",
                   sig == SIGINT ? "SIGINT" : "SIGTERM");
-        drained(s);
+        stop_and_exit(s, 250);
         return;
     }
     s->stopping = 1;
