@@ -88,8 +88,8 @@ static int check_listen_host(const char *host, int bracketed, const char **why)
         return 0;
     }
     size_t len = strlen(host);
-    if (len > 253 || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                         len ||
+    if (len > 253 ||
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len ||
         host[0] == '-' || host[0] == '.') {
         *why = "not a host name or IP address";
         return -1;
@@ -238,7 +238,8 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen)
     if (json_array_size(errors) > 0) {
         const json_t *first = json_array_get(errors, 0);
         size_t more = json_array_size(errors) - 1;
-        snprintf(reason, sizeof(reason), "%s", json_string_value(json_object_get(first, "message")));
+        snprintf(reason, sizeof(reason), "%s",
+                 json_string_value(json_object_get(first, "message")));
         if (more)
             snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason),
                      " (and %zu more error%s)", more, more == 1 ? "" : "s");
@@ -282,8 +283,8 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen)
     cfg->pool_size = int_or(database, "pool_size", DEFAULT_POOL_SIZE);
     cfg->max_body_bytes =
         (size_t)int_or(json_object_get(root, "http"), "max_body_bytes", DEFAULT_MAX_BODY_BYTES);
-    cfg->token_cache_seconds = int_or(json_object_get(root, "auth"), "token_cache_seconds",
-                                      DEFAULT_TOKEN_CACHE_SECONDS);
+    cfg->token_cache_seconds =
+        int_or(json_object_get(root, "auth"), "token_cache_seconds", DEFAULT_TOKEN_CACHE_SECONDS);
 
     json_t *plugins = json_object_get(root, "plugins");
     cfg->plugins = plugins ? json_incref(plugins) : json_object();
@@ -306,7 +307,8 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen)
     }
 
     const json_t *plugin_dir = json_object_get(root, "plugin_dir");
-    cfg->plugin_dir = resolve_path(cfg->dir, plugin_dir ? json_string_value(plugin_dir) : "plugins");
+    cfg->plugin_dir =
+        resolve_path(cfg->dir, plugin_dir ? json_string_value(plugin_dir) : "plugins");
     json_decref(root);
     if (!cfg->dir || !cfg->conninfo || !cfg->plugins || !cfg->plugin_dir)
         return fail(cfg, err, errlen, path, NULL, "out of memory");

@@ -85,8 +85,7 @@ static int append_escaped(char *dst, size_t *len, size_t cap, const char *src)
             break;
         default:
             if (*s < 0x20 || *s == 0x7f) {
-                esc[n++] = '\\', esc[n++] = 'x', esc[n++] = hex[*s >> 4],
-                esc[n++] = hex[*s & 0xf];
+                esc[n++] = '\\', esc[n++] = 'x', esc[n++] = hex[*s >> 4], esc[n++] = hex[*s & 0xf];
             } else {
                 esc[n++] = (char)*s;
             }
@@ -116,11 +115,11 @@ void log_writev(int level, const char *component, const char *fmt, va_list ap)
 
     /* Room for the escaped message (up to 4 bytes per byte) and the keys. */
     char line[LOG_MESSAGE_MAX * 4 + 256];
-    size_t len = (size_t)snprintf(line, sizeof(line),
-                                  "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s component=",
-                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                  tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-                                  level_name(level));
+    size_t len = (size_t)snprintf(
+        line, sizeof(line),
+        "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s component=", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
+        level_name(level));
     /* Component names are plugin names or core module names ([a-z0-9_.]); a
      * space or quote in one would break the key=value form, so escape it too. */
     const char *c = component && *component ? component : "core";

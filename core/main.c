@@ -122,8 +122,9 @@ static int parse_args(int argc, char **argv, options *o, char *err, size_t errle
         return -1;
     }
     if (!o->config) {
-        snprintf(err, errlen, "usage: coopd [--check | --create-operator-token] CONFIG "
-                              "(see coopd --help)");
+        snprintf(err, errlen,
+                 "usage: coopd [--check | --create-operator-token] CONFIG "
+                 "(see coopd --help)");
         return -1;
     }
     return 0;
@@ -200,8 +201,7 @@ static void drained(void *arg)
 static void drain_timed_out(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    log_write(COOP_LOG_WARN, "core",
-              "requests still in flight after %d s; stopping without them",
+    log_write(COOP_LOG_WARN, "core", "requests still in flight after %d s; stopping without them",
               DRAIN_TIMEOUT_SECONDS);
     stop_and_exit(arg, 250);
 }
@@ -229,8 +229,9 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what, (void)arg;
-    log_write(COOP_LOG_WARN, "core", "SIGHUP: reloading the configuration is not supported yet; "
-                                     "restart coopd to apply changes");
+    log_write(COOP_LOG_WARN, "core",
+              "SIGHUP: reloading the configuration is not supported yet; "
+              "restart coopd to apply changes");
 }
 
 static int add_signal(server *s, struct event **ev, int sig, event_callback_fn cb)
@@ -256,8 +257,8 @@ static void log_plugins(void)
 {
     for (size_t i = 0; i < plugins_count(); i++) {
         const coop_plugin *p = plugins_at(i);
-        log_write(COOP_LOG_INFO, "core", "plugin %s %s loaded from %s", p->name,
-                  p->desc->version, p->path);
+        log_write(COOP_LOG_INFO, "core", "plugin %s %s loaded from %s", p->name, p->desc->version,
+                  p->path);
     }
 }
 
@@ -340,8 +341,8 @@ static int create_operator_token(server *s, const char *label, char *err, size_t
     if (!conn)
         return -1;
     char token[256];
-    int rc = identity_create_operator_token(conn, label ? label : "operator", token,
-                                            sizeof(token), err, errlen);
+    int rc = identity_create_operator_token(conn, label ? label : "operator", token, sizeof(token),
+                                            err, errlen);
     PQfinish(conn);
     if (rc < 0)
         return -1;

@@ -28,7 +28,7 @@
 /* The descriptor size of ABI 1.0, whose last field before the reserved slots is
  * stop: later minors append after stop, so every 1.x descriptor is at least this
  * large. */
-#define DESCRIPTOR_V1_0_SIZE                                                                   \
+#define DESCRIPTOR_V1_0_SIZE                                                                       \
     (offsetof(coop_plugin_descriptor, stop) + sizeof(void (*)(void)) + 8 * sizeof(void *))
 
 /* Settings schema of a plugin that declares none: only {} is accepted. */
@@ -111,11 +111,9 @@ static int check_descriptor(const coop_plugin *p, const coop_plugin_descriptor *
     size_t ndeps = 0;
     for (const char *const *dep = d->depends; dep && *dep; dep++, ndeps++) {
         if (ndeps >= MAX_DEPENDS)
-            return load_fail(err, errlen, p->name, "depends on more than %d plugins",
-                             MAX_DEPENDS);
+            return load_fail(err, errlen, p->name, "depends on more than %d plugins", MAX_DEPENDS);
         if (!config_is_plugin_name(*dep))
-            return load_fail(err, errlen, p->name, "depends on \"%.64s\", not a plugin name",
-                             *dep);
+            return load_fail(err, errlen, p->name, "depends on \"%.64s\", not a plugin name", *dep);
     }
     for (const coop_migration *m = d->migrations; m && m->name; m++)
         if (!m->sql)
@@ -125,13 +123,13 @@ static int check_descriptor(const coop_plugin *p, const coop_plugin_descriptor *
 
 /* Validates the plugin's settings against its schema. Errors name the config
  * file and the pointer of the wrong setting: "<file>: /plugins/<name>/x: ...". */
-static int check_settings(coop_plugin *p, const coop_config *cfg, const json_t *settings,
-                          char *err, size_t errlen)
+static int check_settings(coop_plugin *p, const coop_config *cfg, const json_t *settings, char *err,
+                          size_t errlen)
 {
     const coop_plugin_descriptor *d = p->desc;
     char why[512];
-    json_t *schema = schema_parse(d->config_schema ? d->config_schema : no_settings_schema, why,
-                                  sizeof(why));
+    json_t *schema =
+        schema_parse(d->config_schema ? d->config_schema : no_settings_schema, why, sizeof(why));
     if (!schema)
         return load_fail(err, errlen, p->name, "config_schema: %s", why);
     json_t *errors = schema_validate(schema, settings);
@@ -191,8 +189,8 @@ enum { UNVISITED, VISITING, DONE };
 typedef struct order_ctx {
     coop_plugin **sorted; /* post-order: dependencies first */
     size_t nsorted;
-    int *mark;            /* per plugins[] index */
-    size_t *stack;        /* the path being visited, as plugins[] indices */
+    int *mark;     /* per plugins[] index */
+    size_t *stack; /* the path being visited, as plugins[] indices */
     size_t depth;
     char *err;
     size_t errlen;

@@ -287,8 +287,7 @@ int schema_is_rfc3339_date_time(const char *s)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return 0;
         offset_minutes = (*p == '+' ? 1 : -1) * (oh * 60 + om);
         p += 6;

@@ -10,11 +10,8 @@ static int needs_missing_init(coop_plugin *self, const json_t *config)
 static const char *const needs_missing_depends[] = {"absent", NULL};
 
 static const coop_plugin_descriptor needs_missing = {
-    COOP_DESCRIPTOR_HEADER,
-    .name = "needs_missing",
-    .version = "1.0.0",
-    .depends = needs_missing_depends,
-    .init = needs_missing_init,
+    COOP_DESCRIPTOR_HEADER,           .name = "needs_missing",    .version = "1.0.0",
+    .depends = needs_missing_depends, .init = needs_missing_init,
 };
 
 COOP_PLUGIN(needs_missing)

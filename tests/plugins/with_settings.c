@@ -34,10 +34,8 @@ static int with_settings_init(coop_plugin *self, const json_t *config)
 }
 
 static const coop_plugin_descriptor with_settings = {
-    COOP_DESCRIPTOR_HEADER,
-    .name = "with_settings",
-    .version = "1.0.0",
-    .config_schema = with_settings_schema,
+    COOP_DESCRIPTOR_HEADER,     .name = "with_settings",
+    .version = "1.0.0",         .config_schema = with_settings_schema,
     .init = with_settings_init,
 };
 

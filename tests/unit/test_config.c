@@ -58,9 +58,10 @@ static const char *load_err(const char *text)
 static void test_minimal_and_defaults(void)
 {
     coop_config cfg;
-    CHECK_STR(load("{\"listen\": \"127.0.0.1:8080\", \"database\": {\"conninfo\": \"dbname=coop\"}}",
-                   &cfg),
-              "ok");
+    CHECK_STR(
+        load("{\"listen\": \"127.0.0.1:8080\", \"database\": {\"conninfo\": \"dbname=coop\"}}",
+             &cfg),
+        "ok");
     CHECK_STR(cfg.listen_host, "127.0.0.1");
     CHECK_INT(cfg.listen_port, 8080);
     CHECK_STR(cfg.conninfo, "dbname=coop");
@@ -81,14 +82,15 @@ static void test_full(void)
 {
     coop_config cfg;
     mkdir(strcat(strcpy((char[600]){0}, folder), "/so"), 0755);
-    CHECK_STR(load("{\"listen\": \"[::1]:0\","
-                   " \"database\": {\"conninfo\": \"host=/tmp port=5433 dbname=x\", \"pool_size\": 64},"
-                   " \"http\": {\"max_body_bytes\": 1},"
-                   " \"auth\": {\"token_cache_seconds\": 0},"
-                   " \"plugin_dir\": \"./so\","
-                   " \"plugins\": {\"hello\": {}, \"voting\": {\"a\": [1]}, \"x_2\": null}}",
-                   &cfg),
-              "ok");
+    CHECK_STR(
+        load("{\"listen\": \"[::1]:0\","
+             " \"database\": {\"conninfo\": \"host=/tmp port=5433 dbname=x\", \"pool_size\": 64},"
+             " \"http\": {\"max_body_bytes\": 1},"
+             " \"auth\": {\"token_cache_seconds\": 0},"
+             " \"plugin_dir\": \"./so\","
+             " \"plugins\": {\"hello\": {}, \"voting\": {\"a\": [1]}, \"x_2\": null}}",
+             &cfg),
+        "ok");
     CHECK_STR(cfg.listen_host, "::1");
     CHECK_INT(cfg.listen_port, 0);
     CHECK_INT(cfg.pool_size, 64);
@@ -133,8 +135,10 @@ static void test_errors(void)
     CHECK_STR(load_err("{\"listen\": \"127.0.0.1:80\","
                        " \"database\": {\"conninfo\": \"\", \"pool_size\": 0}}"),
               "DIR/c.json: /database/pool_size: must be at least 1");
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s,"
-             " \"auth\": {\"token_cache_seconds\": 3601}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s,"
+             " \"auth\": {\"token_cache_seconds\": 3601}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /auth/token_cache_seconds: must be at most 3600");
     snprintf(text, sizeof(text), "{%s}", db);
     CHECK_STR(load_err(text), "DIR/c.json: /listen: is required");
@@ -195,26 +199,37 @@ static void test_errors(void)
               "DIR/c.json: /database/conninfo: invalid connection option \"nosuchoption\"");
 
     /* Plugin names and folder. */
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
-             " \"plugins\": {\"Hello\": {}}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
+             " \"plugins\": {\"Hello\": {}}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /plugins/Hello: not a plugin name (a lowercase letter, "
                               "then up to 30 lowercase letters, digits or _)");
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
-             " \"plugins\": {\"core\": {}}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
+             " \"plugins\": {\"core\": {}}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /plugins/core: \"core\" is reserved for coopd itself");
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
-             " \"plugins\": {\"a234567890123456789012345678901x\": {}}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \".\","
+             " \"plugins\": {\"a234567890123456789012345678901x\": {}}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /plugins/a234567890123456789012345678901x: not a plugin "
                               "name (a lowercase letter, then up to 30 lowercase letters, digits "
                               "or _)");
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"nope\","
-             " \"plugins\": {\"hello\": {}}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"nope\","
+             " \"plugins\": {\"hello\": {}}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /plugin_dir: DIR/nope: No such file or directory");
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"c.json\","
-             " \"plugins\": {\"hello\": {}}}", db);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"c.json\","
+             " \"plugins\": {\"hello\": {}}}",
+             db);
     CHECK_STR(load_err(text), "DIR/c.json: /plugin_dir: DIR/c.json: not a folder");
     /* Without plugins the folder is not needed. */
-    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"nope\"}", db);
+    snprintf(text, sizeof(text), "{\"listen\": \"127.0.0.1:80\", %s, \"plugin_dir\": \"nope\"}",
+             db);
     CHECK_STR(load_err(text), "ok");
 
     /* The file itself. */

@@ -120,9 +120,10 @@ static void test_objects(void)
     /* properties and required apply to objects only. */
     CHECK_STR(errors_of("{\"required\": [\"a\"]}", "[1]"), "ok");
     /* Nested pointers. */
-    CHECK_STR(errors_of("{\"properties\": {\"a\": {\"properties\": {\"b\": {\"type\": \"null\"}}}}}",
-                        "{\"a\": {\"b\": 0}}"),
-              "/a/b: expected null");
+    CHECK_STR(
+        errors_of("{\"properties\": {\"a\": {\"properties\": {\"b\": {\"type\": \"null\"}}}}}",
+                  "{\"a\": {\"b\": 0}}"),
+        "/a/b: expected null");
 }
 
 static void test_pointer_escaping(void)
@@ -296,13 +297,15 @@ static void test_schema_check(void)
                        " \"required\": [\"a\"], \"additionalProperties\": false}"),
               "ok");
     /* A typo in a plugin's schema is found when it loads. */
-    CHECK_STR(check_of("{\"properties\": {\"greeting\": {\"type\": \"string\", \"maxLenght\": 5}}}"),
-              "/properties/greeting/maxLenght: unknown keyword");
+    CHECK_STR(
+        check_of("{\"properties\": {\"greeting\": {\"type\": \"string\", \"maxLenght\": 5}}}"),
+        "/properties/greeting/maxLenght: unknown keyword");
     CHECK_STR(check_of("{\"oneOf\": []}"), "/oneOf: unknown keyword");
     CHECK_STR(check_of("{\"properties\": {\"a/b\": {\"typo\": 1}}}"),
               "/properties/a~1b/typo: unknown keyword");
     CHECK_STR(check_of("{\"type\": \"strin\"}"), "/type: unknown type \"strin\"");
-    CHECK_STR(check_of("{\"type\": []}"), "/type: must be a type name or a non-empty array of them");
+    CHECK_STR(check_of("{\"type\": []}"),
+              "/type: must be a type name or a non-empty array of them");
     CHECK_STR(check_of("{\"type\": [\"string\", \"string\"]}"),
               "/type: type \"string\" is listed twice");
     CHECK_STR(check_of("{\"type\": [\"string\", 1]}"), "/type: item 1 is not a type name");

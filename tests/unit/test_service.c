@@ -15,9 +15,9 @@ int main(void)
 {
     static const char *const names_ok[] = {"contrib.shares/1", "a/1", "x_1.y2.z/123456",
                                            "members/10"};
-    static const char *const names_bad[] = {"", "a", "a/", "a/0", "a/01", "A/1", "1a/1",
-                                            "a./1", ".a/1", "a..b/1", "a/1/2", "a b/1",
-                                            "a-b/1", "a/1234567", "a/x", NULL};
+    static const char *const names_bad[] = {
+        "",     "a",      "a/",    "a/0",   "a/01",  "A/1",       "1a/1", "a./1",
+        ".a/1", "a..b/1", "a/1/2", "a b/1", "a-b/1", "a/1234567", "a/x",  NULL};
     for (size_t i = 0; i < sizeof(names_ok) / sizeof(names_ok[0]); i++)
         CHECK_INT(service_name_valid(names_ok[i]), 1);
     for (size_t i = 0; names_bad[i]; i++) {
@@ -30,8 +30,8 @@ int main(void)
     static const char *const consumer_depends[] = {"provider", NULL};
     static const coop_plugin_descriptor provider_desc = {COOP_DESCRIPTOR_HEADER,
                                                          .name = "provider"};
-    static const coop_plugin_descriptor consumer_desc = {
-        COOP_DESCRIPTOR_HEADER, .name = "consumer", .depends = consumer_depends};
+    static const coop_plugin_descriptor consumer_desc = {COOP_DESCRIPTOR_HEADER, .name = "consumer",
+                                                         .depends = consumer_depends};
     static const coop_plugin_descriptor stranger_desc = {COOP_DESCRIPTOR_HEADER,
                                                          .name = "stranger"};
     coop_plugin provider = {.name = "provider", .desc = &provider_desc, .state = PLUGIN_LOADED};
