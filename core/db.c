@@ -40,6 +40,19 @@
 /* libpq's connect_timeout is not enforced for PQconnectPoll: our own. */
 #define DB_CONNECT_TIMEOUT_MS 10000
 
+/* TCP settings added to the operator's conninfo unless it sets them: without
+ * them a server that vanishes from the network (host down, partition) leaves
+ * connections "up" for the kernel's default of hours, and their statements
+ * hanging. With them a dead peer is noticed within about half a minute. */
+static const char *const db_tcp_defaults[][2] = {
+    {"keepalives", "1"},
+    {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "30000"},
+};
+#define DB_TCP_DEFAULTS (sizeof db_tcp_defaults / sizeof db_tcp_defaults[0])
+
 #define DB_SCHEMA_MAX 64
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
@@ -65,7 +78,8 @@ struct db_conn {
 
 static struct {
     struct event_base *base;
-    char *conninfo;
+    PQconninfoOption *options;  /* the parsed conninfo, owning the strings below */
+    const char **keywords, **values; /* for PQconnectStartParams, NULL-terminated */
     struct db_conn *conns;
     int size;
     int connected;
@@ -368,7 +382,7 @@ static void conn_poll_connect(struct db_conn *c)
 
 static void conn_connect(struct db_conn *c)
 {
-    c->pg = PQconnectStart(pool.conninfo);
+    c->pg = PQconnectStartParams(pool.keywords, pool.values, 0);
     if (!c->pg) {
         conn_connect_failed(c, "out of memory");
         return;
@@ -638,6 +652,35 @@ int host_db_query(coop_plugin *p, const char *sql, int nparams, const char *cons
 /* ------------------------------------------------------------------------- */
 /* The pool */
 
+/* The operator's settings plus db_tcp_defaults for those they left out. */
+static int db_build_params(const PQconninfoOption *options)
+{
+    size_t n = 0;
+    for (const PQconninfoOption *o = options; o->keyword; o++)
+        n++;
+    pool.keywords = calloc(n + DB_TCP_DEFAULTS + 1, sizeof *pool.keywords);
+    pool.values = calloc(n + DB_TCP_DEFAULTS + 1, sizeof *pool.values);
+    if (!pool.keywords || !pool.values)
+        return 0;
+    size_t k = 0;
+    for (const PQconninfoOption *o = options; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        pool.keywords[k] = o->keyword;
+        pool.values[k++] = o->val;
+    }
+    for (size_t d = 0; d < DB_TCP_DEFAULTS; d++) {
+        int given = 0;
+        for (size_t i = 0; i < k && !given; i++)
+            given = strcmp(pool.keywords[i], db_tcp_defaults[d][0]) == 0;
+        if (!given) {
+            pool.keywords[k] = db_tcp_defaults[d][0];
+            pool.values[k++] = db_tcp_defaults[d][1];
+        }
+    }
+    return 1;
+}
+
 int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err,
                   size_t errlen)
 {
@@ -650,13 +693,23 @@ int db_pool_start(struct event_base *base, const char *conninfo, int size, char 
         return -1;
     }
     memset(&pool, 0, sizeof pool);
+    char *why = NULL;
+    PQconninfoOption *options = PQconninfoParse(conninfo, &why);
+    if (!options) {
+        char line[256];
+        first_line(why ? why : "out of memory", line, sizeof line);
+        snprintf(err, errlen, "database: conninfo: %s", line);
+        PQfreemem(why);
+        return -1;
+    }
     pool.base = base;
     pool.size = size;
-    pool.conninfo = strdup(conninfo);
+    pool.options = options;
+    int ok = db_build_params(options);
     pool.conns = calloc((size_t)size, sizeof *pool.conns);
     pool.queue_timer = evtimer_new(base, on_queue_timer, NULL);
     pool.deferred_ev = event_new(base, -1, 0, on_deferred, NULL);
-    int ok = pool.conninfo && pool.conns && pool.queue_timer && pool.deferred_ev;
+    ok = ok && pool.conns && pool.queue_timer && pool.deferred_ev;
     for (int i = 0; ok && i < size; i++) {
         struct db_conn *c = &pool.conns[i];
         c->index = i;
@@ -710,7 +763,10 @@ void db_pool_stop(void)
     if (pool.deferred_ev)
         event_free(pool.deferred_ev);
     free(pool.conns);
-    free(pool.conninfo);
+    free(pool.keywords);
+    free(pool.values);
+    if (pool.options)
+        PQconninfoFree(pool.options);
     memset(&pool, 0, sizeof pool);
 }
 

@@ -420,6 +420,28 @@ static void test_no_server(void)
     db_pool_stop();
 }
 
+/* Two hosts, the first refusing: libpq moves to a new socket while connecting,
+ * which the pool must follow. Over TCP, so the keepalive settings apply too. */
+static void test_second_host(void)
+{
+    char err[256], info[512];
+    snprintf(info, sizeof info, "host=127.0.0.1,127.0.0.1 port=1,%s %s sslmode=disable",
+             getenv("COOP_TEST_PGPORT"), conninfo);
+    CHECK_INT(db_pool_start(base, info, 1, err, sizeof err), 0);
+    struct outcome o;
+    CHECK_INT(query(NULL, "SELECT inet_server_port() AS v", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, 0);
+    CHECK_STR(o.value, getenv("COOP_TEST_PGPORT"));
+    db_pool_stop();
+
+    /* A conninfo libpq cannot parse is refused at start with one line. */
+    CHECK_INT(db_pool_start(base, "dbname=x no_such_option=1", 1, err, sizeof err), -1);
+    CHECK(strncmp(err, "database: conninfo: ", 20) == 0);
+    CHECK(strchr(err, '\n') == NULL);
+    CHECK_INT(db_pool_ready(), 0);
+}
+
 /* ------------------------------------------------------------------------- */
 
 static void use_test_cluster(void)
@@ -478,6 +500,7 @@ int main(int argc, char **argv)
     test_connection_killed();
     test_stop();
     test_no_server();
+    test_second_host();
     /* Deferred callbacks of the stopped pool must have run or been freed. */
     run_for_ms(50);
 
