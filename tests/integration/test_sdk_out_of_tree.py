@@ -116,7 +116,8 @@ class SdkOutOfTreeTest(unittest.TestCase):
         env["PKG_CONFIG_PATH"] = os.pathsep.join(pc_dirs)
         cflags = run(["pkg-config", "--cflags", "coop-sdk"], env=env).split()
         libs = run(["pkg-config", "--libs", "coop-sdk"], env=env).split()
-        self.assertIn(f"-I{self.prefix}/include", cflags)
+        includes = [os.path.realpath(f[2:]) for f in cflags if f.startswith("-I")]
+        self.assertIn(os.path.realpath(os.path.join(self.prefix, "include")), includes)
         plugins = os.path.join(self.tmp, "plugins-pkgconfig")
         os.makedirs(plugins)
         run(["cc", *STRICT_CFLAGS.split(), "-shared", *cflags, "-o",
