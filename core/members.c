@@ -58,7 +58,7 @@ static json_t *member_json(const coop_db_result *res, int row)
 static const char member_read_sql[] =
     "SELECT m.id, m.name, m.email, coop.rfc3339(m.created_at) AS created_at, c.status,"
     " to_char(c.effective_date, 'YYYY-MM-DD') AS effective_date,"
-    " coop.rfc3339(c.recorded_at) AS recorded_at, c.note"
+    " coop.rfc3339(c.recorded_at) AS recorded_at, c.note, encode(c.hash, 'hex') AS hash"
     " FROM coop.members m JOIN coop.member_status_changes c ON c.member_id = m.id"
     " WHERE m.id = $1 ORDER BY c.effective_date, c.id";
 
@@ -77,10 +77,11 @@ static void reply_member(coop_request *req, const coop_db_result *res, int statu
     json_t *history = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(
-            history, json_pack("{s:o, s:o, s:o, s:o}", "status", json_text(value(res, i, "status")),
-                               "effective_date", json_text(value(res, i, "effective_date")),
-                               "recorded_at", json_text(value(res, i, "recorded_at")), "note",
-                               json_text(value(res, i, "note"))));
+            history,
+            json_pack("{s:o, s:o, s:o, s:o, s:o}", "status", json_text(value(res, i, "status")),
+                      "effective_date", json_text(value(res, i, "effective_date")), "recorded_at",
+                      json_text(value(res, i, "recorded_at")), "note",
+                      json_text(value(res, i, "note")), "hash", json_text(value(res, i, "hash"))));
     json_object_set_new(member, "history", history);
     coop_reply_json(req, status, member);
 }

@@ -4,7 +4,10 @@ Expected statuses at given times are worked out by hand from the effective dates
 change effective on date D counts from D 00:00 UTC), not read back from the code under test.
 """
 
+import concurrent.futures
 import datetime
+import hashlib
+import json
 import re
 import unittest
 
@@ -293,6 +296,67 @@ class TestMembers(coophelper.CoopTestCase):
             self.sql(f"INSERT INTO coop.member_status_changes (member_id, status, effective_date)"
                      f" VALUES ({m['id']}, 'applicant', '2024-06-01')")
         self.assertEqual(self.status_at(m["id"], "infinity"), "member")
+
+
+class TestMemberChain(coophelper.CoopTestCase):
+    """The status changes are hash-chained; the chain is recomputed here with hashlib from the
+    rows PostgreSQL returns, following the recipe in core/sql/002_member_chain.sql."""
+
+    def sql(self, query):
+        return self.cluster.psql(query, dbname=self.dbname)
+
+    def recompute(self):
+        """Checks every link and hash; returns the number of changes."""
+        rows = self.sql(
+            "SELECT json_agg(json_build_object('seq', chain_seq, 'id', id, 'member', member_id,"
+            " 'status', status, 'date', to_char(effective_date, 'YYYY-MM-DD'),"
+            " 'at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+            " 'note', note, 'prev', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))"
+            " ORDER BY chain_seq) FROM coop.member_status_changes")
+        prev = bytes(32)
+        changes = json.loads(rows)
+        for n, c in enumerate(changes, 1):
+            self.assertEqual(c["seq"], n)
+            self.assertEqual(c["prev"], prev.hex())
+            record = "|".join([str(c["seq"]), str(c["id"]), str(c["member"]), c["status"],
+                               c["date"], c["at"], json.dumps(c["note"], ensure_ascii=False)])
+            digest = hashlib.sha256(prev + record.encode("utf-8")).digest()
+            self.assertEqual(c["hash"], digest.hex(), c)
+            prev = digest
+        return len(changes), prev.hex()
+
+    def test_chain_recomputes_and_detects_tampering(self):
+        op = self.operator_token
+        a = self.http("POST", "/v1/members", {"name": "Chain A", "note": "pipe | and \"quotes\" é"},
+                      token=op).body
+        b = self.http("POST", "/v1/members", {"name": "Chain B", "status": "member"}, token=op).body
+        self.assertEqual(self.http("POST", f"/v1/members/{a['id']}/status",
+                                   {"status": "member"}, token=op).status, 201)
+        got = self.http("POST", f"/v1/members/{b['id']}/status",
+                        {"status": "resigned", "note": "left"}, token=op).body
+        count, head = self.recompute()
+        self.assertEqual(count, 4)
+        # The API shows each change's hash; the last one recorded is the chain's head.
+        self.assertEqual(got["history"][-1]["hash"], head)
+        verify = self.sql("SELECT change_count || ',' || coalesce(first_bad_seq::text, '-') || ','"
+                          " || head FROM coop.member_status_chain_verify()")
+        self.assertEqual(verify, f"4,-,{head}")
+
+        # Concurrent changes still form one chain.
+        ids = [self.http("POST", "/v1/members", {"name": f"Chain {i}"}, token=op).body["id"]
+               for i in range(12)]
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(lambda i: self.http(
+                "POST", f"/v1/members/{i}/status", {"status": "member"}, token=op).status, ids))
+        self.assertEqual(statuses, [201] * 12)
+        self.assertEqual(self.recompute()[0], 4 + 24)
+
+        # Someone with database rights edits a note behind the API's back: the chain says where.
+        self.sql("ALTER TABLE coop.member_status_changes DISABLE TRIGGER USER;"
+                 f" UPDATE coop.member_status_changes SET note = 'edited' WHERE chain_seq = 2;"
+                 " ALTER TABLE coop.member_status_changes ENABLE TRIGGER USER")
+        self.assertEqual(self.sql("SELECT first_bad_seq FROM coop.member_status_chain_verify()"),
+                         "2")
 
 
 if __name__ == "__main__":
