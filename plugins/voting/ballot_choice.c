@@ -108,7 +108,8 @@ static int read_approval(const char *const *keys, size_t option_count, const jso
     bool bad = false;
     size_t i;
     const json_t *item;
-    json_array_foreach(value, i, item) {
+    json_array_foreach(value, i, item)
+    {
         char pointer[48];
         snprintf(pointer, sizeof(pointer), "/approve/%zu", i);
         if (read_option(keys, option_count, item, seen, errors, pointer) < 0)
@@ -142,7 +143,8 @@ static int read_ranking(const char *const *keys, size_t option_count, const json
     bool bad = false;
     size_t t;
     const json_t *tier;
-    json_array_foreach(value, t, tier) {
+    json_array_foreach(value, t, tier)
+    {
         if (!json_is_array(tier) || json_array_size(tier) == 0) {
             add_error(errors, "must be a non-empty array of option keys", "/ranking/%zu", t);
             bad = true;
@@ -150,7 +152,8 @@ static int read_ranking(const char *const *keys, size_t option_count, const json
         }
         size_t i;
         const json_t *item;
-        json_array_foreach(tier, i, item) {
+        json_array_foreach(tier, i, item)
+        {
             char pointer[64];
             snprintf(pointer, sizeof(pointer), "/ranking/%zu/%zu", t, i);
             int idx = read_option(keys, option_count, item, seen, errors, pointer);
@@ -191,7 +194,8 @@ int ballot_choice_read(enum tally_method method, const char *const *keys, size_t
     bool bad = false;
     const char *name;
     const json_t *value;
-    json_object_foreach((json_t *)body, name, value) {
+    json_object_foreach((json_t *)body, name, value)
+    {
         if (strcmp(name, wanted) != 0) {
             char message[96];
             char pointer[96];

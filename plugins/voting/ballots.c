@@ -44,13 +44,13 @@ static void ballot_appended(const coop_db_result *res, void *arg)
         coop_reply_problem(req, 500, "Internal Server Error", "No outcome from cast_ballot.");
     } else if (strcmp(outcome, "cast") == 0) {
         const char *replaces = column(res, "replaces");
-        json_t *receipt = json_pack(
-            "{s:I, s:I, s:o, s:s, s:s, s:o}", "proposal_id",
-            (json_int_t)strtoll(ctx->id_text, NULL, 10), "seq",
-            (json_int_t)strtoll(column(res, "seq"), NULL, 10), "replaces",
-            replaces ? json_integer(strtoll(replaces, NULL, 10)) : json_null(), "cast_at",
-            column(res, "cast_at"), "hash", column(res, "hash"), "choice",
-            voting_json_from_db(ctx->choice_text));
+        json_t *receipt =
+            json_pack("{s:I, s:I, s:o, s:s, s:s, s:o}", "proposal_id",
+                      (json_int_t)strtoll(ctx->id_text, NULL, 10), "seq",
+                      (json_int_t)strtoll(column(res, "seq"), NULL, 10), "replaces",
+                      replaces ? json_integer(strtoll(replaces, NULL, 10)) : json_null(), "cast_at",
+                      column(res, "cast_at"), "hash", column(res, "hash"), "choice",
+                      voting_json_from_db(ctx->choice_text));
         coop_reply_json(req, 201, receipt);
     } else if (strcmp(outcome, "not_found") == 0) {
         voting_reply_no_proposal(req, ctx->id_text);
@@ -58,8 +58,7 @@ static void ballot_appended(const coop_db_result *res, void *arg)
         coop_reply_problem(req, 409, "Conflict", "Voting on proposal %s has not opened yet.",
                            ctx->id_text);
     } else if (strcmp(outcome, "closed") == 0) {
-        coop_reply_problem(req, 409, "Conflict", "Voting on proposal %s is closed.",
-                           ctx->id_text);
+        coop_reply_problem(req, 409, "Conflict", "Voting on proposal %s is closed.", ctx->id_text);
     } else if (strcmp(outcome, "not_eligible") == 0) {
         coop_reply_problem(req, 403, "Forbidden",
                            "Member %s was not a member when voting on proposal %s opened, so "
@@ -181,10 +180,10 @@ static void chain_verified(const coop_db_result *res, void *arg)
         coop_reply_json(ctx->req, 200,
                         json_pack("{s:I, s:I, s:b, s:o, s:o}", "proposal_id",
                                   (json_int_t)strtoll(ctx->id_text, NULL, 10), "ballots",
-                                  (json_int_t)strtoll(coop_db_value(res, 0, 1), NULL, 10),
-                                  "intact", bad == NULL, "first_bad_seq",
-                                  bad ? json_integer(strtoll(bad, NULL, 10)) : json_null(),
-                                  "head", head ? json_string(head) : json_null()));
+                                  (json_int_t)strtoll(coop_db_value(res, 0, 1), NULL, 10), "intact",
+                                  bad == NULL, "first_bad_seq",
+                                  bad ? json_integer(strtoll(bad, NULL, 10)) : json_null(), "head",
+                                  head ? json_string(head) : json_null()));
     }
     free(ctx);
 }
@@ -210,6 +209,73 @@ void ballots_verify(coop_request *req, void *arg)
                       "SELECT p.id, v.ballot_count, v.first_bad_seq, v.head"
                       " FROM proposals p, verify_chain(p.id) v WHERE p.id = $1::bigint",
                       1, params, chain_verified, ctx) < 0) {
+        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+        free(ctx);
+    }
+}
+
+/* ---- the caller's own ballot ------------------------------------------------------------- */
+
+static void own_ballot_read(const coop_db_result *res, void *arg)
+{
+    struct verify_ctx *ctx = arg;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(ctx->req, res);
+    } else if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(ctx->req, ctx->id_text);
+    } else if (coop_db_is_null(res, 0, 0)) {
+        coop_reply_problem(ctx->req, 404, "Not Found", "You have cast no ballot on proposal %s.",
+                           ctx->id_text);
+    } else {
+        const char *replaces = coop_db_value(res, 0, 1);
+        json_t *choice = voting_json_from_db(coop_db_value(res, 0, 4));
+        coop_reply_json(
+            ctx->req, 200,
+            json_pack("{s:I, s:I, s:o, s:s, s:s, s:o*}", "proposal_id",
+                      (json_int_t)strtoll(ctx->id_text, NULL, 10), "seq",
+                      (json_int_t)strtoll(coop_db_value(res, 0, 0), NULL, 10), "replaces",
+                      replaces ? json_integer(strtoll(replaces, NULL, 10)) : json_null(), "cast_at",
+                      coop_db_value(res, 0, 2), "hash", coop_db_value(res, 0, 3), "choice",
+                      choice));
+    }
+    free(ctx);
+}
+
+void ballots_mine(coop_request *req, void *arg)
+{
+    (void)arg;
+    const char *id_text = coop_request_param(req, "id");
+    const coop_caller *caller = coop_request_caller(req);
+    int64_t id;
+    if (!voting_parse_id(id_text, &id)) {
+        voting_reply_no_proposal(req, id_text ? id_text : "");
+        return;
+    }
+    if (caller->member_id <= 0) {
+        coop_reply_problem(req, 403, "Forbidden", "Only a token bound to a member has ballots.");
+        return;
+    }
+    struct verify_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    ctx->req = req;
+    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
+    char member[24];
+    snprintf(member, sizeof(member), "%lld", (long long)caller->member_id);
+    const char *params[] = {ctx->id_text, member};
+    /* The member's last ballot (the one that counts) and the one it replaced, if any. */
+    static const char sql[] =
+        "SELECT b.seq,"
+        " (SELECT max(x.seq) FROM ballots x WHERE x.proposal_id = p.id"
+        "   AND x.member_id = $2::bigint AND x.seq < b.seq),"
+        " rfc3339(b.cast_at), encode(b.hash, 'hex'), b.choice::text"
+        " FROM proposals p LEFT JOIN LATERAL ("
+        "   SELECT * FROM ballots y WHERE y.proposal_id = p.id AND y.member_id = $2::bigint"
+        "   ORDER BY y.seq DESC LIMIT 1) b ON true"
+        " WHERE p.id = $1::bigint";
+    if (coop_db_query(voting_self, sql, 2, params, own_ballot_read, ctx) < 0) {
         coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
         free(ctx);
     }

@@ -92,8 +92,7 @@ void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
         return;
     struct armed *a = calloc(1, sizeof(*a));
     if (!a) {
-        coop_log(voting_self, COOP_LOG_ERROR, "out of memory arming proposal %lld",
-                 (long long)id);
+        coop_log(voting_self, COOP_LOG_ERROR, "out of memory arming proposal %lld", (long long)id);
         return;
     }
     a->id = id;
@@ -159,8 +158,8 @@ static void read_result(coop_request *req, const char *id_text);
  * the timer tries again later. */
 static void close_failed(struct close_job *job, const coop_db_result *res, const char *why)
 {
-    coop_log(voting_self, COOP_LOG_WARN, "closing proposal %s (%s) failed: %s %s",
-             job->id_text, job->by, why, res ? coop_db_error(res) : "");
+    coop_log(voting_self, COOP_LOG_WARN, "closing proposal %s (%s) failed: %s %s", job->id_text,
+             job->by, why, res ? coop_db_error(res) : "");
     if (job->req) {
         if (res && coop_db_status(res) != 0)
             coop_reply_db_error(job->req, res);
@@ -183,8 +182,8 @@ static void close_committed(coop_tx *tx, const coop_db_result *res, void *arg)
         close_failed(job, res, "commit");
         return;
     }
-    coop_log(voting_self, COOP_LOG_INFO, "proposal %s closed by %s: %s", job->id_text,
-             job->by, json_string_value(json_object_get(job->result, "outcome")));
+    coop_log(voting_self, COOP_LOG_INFO, "proposal %s closed by %s: %s", job->id_text, job->by,
+             json_string_value(json_object_get(job->result, "outcome")));
     armed_forget(job->id);
     if (job->req) {
         coop_reply_json(job->req, 200, job->result);
@@ -277,8 +276,9 @@ static void ballots_counted(coop_tx *tx, const coop_db_result *res, void *arg)
         return;
     }
     const char *params[] = {job->id_text, job->result_text};
-    if (coop_tx_query(tx, "INSERT INTO results (proposal_id, result) VALUES ($1::bigint, $2::jsonb)",
-                      2, params, result_stored, job) < 0) {
+    if (coop_tx_query(tx,
+                      "INSERT INTO results (proposal_id, result) VALUES ($1::bigint, $2::jsonb)", 2,
+                      params, result_stored, job) < 0) {
         coop_tx_rollback(tx, NULL, NULL);
         close_failed(job, NULL, "insert could not be queued");
     }
@@ -327,8 +327,7 @@ static void proposal_marked(coop_tx *tx, const coop_db_result *res, void *arg)
                            "Voting on proposal %s has not opened yet, so it cannot close.",
                            job->id_text);
     } else if (job->req) {
-        coop_reply_problem(job->req, 500, "Internal Server Error", "Unknown outcome %s.",
-                           outcome);
+        coop_reply_problem(job->req, 500, "Internal Server Error", "Unknown outcome %s.", outcome);
     }
     close_job_free(job);
 }
@@ -385,7 +384,8 @@ void close_by_operator(coop_request *req, void *arg)
     close_start(id, req);
 }
 
-/* ---- reading a stored result ------------------------------------------------------------------ */
+/* ---- reading a stored result ------------------------------------------------------------------
+ */
 
 struct result_ctx {
     coop_request *req;
@@ -447,7 +447,8 @@ void result_get(coop_request *req, void *arg)
     read_result(req, canonical);
 }
 
-/* ---- the sweep ---------------------------------------------------------------------------------- */
+/* ---- the sweep ----------------------------------------------------------------------------------
+ */
 
 static void sweep_fired(void *arg);
 
@@ -464,8 +465,8 @@ static void open_proposals_read(const coop_db_result *res, void *arg)
                               strtoll(coop_db_value(res, row, 1), NULL, 10),
                               strtoll(coop_db_value(res, row, 2), NULL, 10));
     }
-    sweep_timer = coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000,
-                                   sweep_fired, NULL);
+    sweep_timer =
+        coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000, sweep_fired, NULL);
 }
 
 static void sweep_fired(void *arg)
@@ -480,8 +481,8 @@ static void sweep_fired(void *arg)
         " greatest(0, ceil(extract(epoch FROM closes_at - now()) * 1000))"
         " FROM proposals WHERE state = 'open'";
     if (coop_db_query(voting_self, sql, 0, NULL, open_proposals_read, NULL) < 0)
-        sweep_timer = coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000,
-                                       sweep_fired, NULL);
+        sweep_timer =
+            coop_timer_start(voting_self, (uint64_t)voting_sweep_seconds * 1000, sweep_fired, NULL);
 }
 
 void schedule_start(void)

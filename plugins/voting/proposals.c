@@ -51,8 +51,8 @@ static void proposal_created(const coop_db_result *res, void *arg)
     int64_t now = voting_now_ms();
     /* The electorate was taken in the insert when voting is open already. */
     int64_t open_in = json_object_get(proposal, "eligible_voters") ? -1
-                      : ctx->opens_ms > now                         ? ctx->opens_ms - now
-                                                                    : 0;
+                      : ctx->opens_ms > now                        ? ctx->opens_ms - now
+                                                                   : 0;
     schedule_proposal(id, open_in, ctx->closes_ms - now);
 
     char location[64];
@@ -102,20 +102,22 @@ static void check_proposal(json_t *body, json_t *errors, int64_t *opens_ms, int6
             json_object_set_new(body, "threshold", json_string("half"));
         json_object_set_new(body, "options",
                             json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "key", "yes", "label",
-                                      "Yes", "key", "no", "label", "No", "key", "abstain",
-                                      "label", "Abstain"));
+                                      "Yes", "key", "no", "label", "No", "key", "abstain", "label",
+                                      "Abstain"));
         return;
     }
 
     if (json_object_get(body, "threshold"))
         coop_invalid_add(errors, "/threshold", "applies to yesno proposals only");
     if (json_array_size(options) < 2) {
-        coop_invalid_add(errors, "/options", "an approval or ranked proposal needs 2 to 64 options");
+        coop_invalid_add(errors, "/options",
+                         "an approval or ranked proposal needs 2 to 64 options");
         return;
     }
     size_t i;
     json_t *option;
-    json_array_foreach(options, i, option) {
+    json_array_foreach(options, i, option)
+    {
         const char *key = json_string_value(json_object_get(option, "key"));
         char pointer[48];
         snprintf(pointer, sizeof(pointer), "/options/%zu/key", i);

@@ -82,4 +82,3 @@ bool rfc3339_parse(const char *text, int64_t *epoch_ms)
     *epoch_ms = seconds * 1000 + millis;
     return true;
 }
-

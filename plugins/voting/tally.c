@@ -218,7 +218,8 @@ static int fill_winners(struct tally_result *result)
     if (!result->winners)
         return -ENOMEM;
     result->winner_count = 0;
-    if (result->outcome == TALLY_OUTCOME_FAILED_QUORUM || result->outcome == TALLY_OUTCOME_NO_WINNER)
+    if (result->outcome == TALLY_OUTCOME_FAILED_QUORUM ||
+        result->outcome == TALLY_OUTCOME_NO_WINNER)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (result->tier[i] == 0)

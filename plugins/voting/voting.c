@@ -5,10 +5,11 @@
  *   GET  /proposals                      operator, member
  *   GET  /proposals/{id}                 operator, member
  *   POST /proposals/{id}/ballots         member     cast or replace one's ballot
+ *   GET  /proposals/{id}/ballots/mine    member     the caller's ballot that counts
  *   GET  /proposals/{id}/ballots/verify  operator   recompute the ballot hash chain
  *   POST /proposals/{id}/close           operator   close early (idempotent)
  *   GET  /proposals/{id}/result          operator, member
- * The schema of each body is below; the openapi text documents the rest.
+ * The schema of each body is below; openapi.json documents the whole API.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,10 +38,11 @@ static const char proposal_schema[] =
     "  \"method\": {\"type\": \"string\", \"enum\": [\"yesno\", \"approval\", \"ranked\"]},"
     "  \"options\": {\"type\": \"array\", \"maxItems\": 64, \"items\": {"
     "    \"type\": \"object\", \"additionalProperties\": false, \"required\": [\"key\", \"label\"],"
-    "    \"properties\": {\"key\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 64},"
+    "    \"properties\": {\"key\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 64,"
+    "                            \"pattern\": \"^[A-Za-z0-9_.-]+$\"},"
     "                   \"label\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200}}}},"
-    "  \"opens_at\": {\"type\": \"string\"},"
-    "  \"closes_at\": {\"type\": \"string\"},"
+    "  \"opens_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
+    "  \"closes_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
     "  \"quorum_percent\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 100},"
     "  \"threshold\": {\"type\": \"string\","
     "                  \"enum\": [\"half\", \"two_thirds\", \"three_quarters\"]}}}";
@@ -54,71 +56,8 @@ static const char ballot_schema[] =
     "  \"ranking\": {\"type\": \"array\", \"maxItems\": 64, \"items\": {\"type\": \"array\","
     "                \"minItems\": 1, \"maxItems\": 64, \"items\": {\"type\": \"string\"}}}}}";
 
-#define PROBLEM_RESPONSES                                                                         \
-    " \"401\": {\"description\": \"No or invalid bearer token\"},"                              \
-    " \"403\": {\"description\": \"The caller's role may not do this\"},"                        \
-    " \"404\": {\"description\": \"No such proposal\"}"
-
-static const char voting_openapi[] =
-    "{"
-    "\"/proposals\": {"
-    " \"post\": {\"summary\": \"Create a proposal (operator)\","
-    "  \"description\": \"method yesno takes no options (they are yes, no, abstain) and a"
-    " threshold (half, two_thirds, three_quarters: yes must be MORE than that share of yes + no;"
-    " default half). approval and ranked take 2 to 64 options with distinct keys and no"
-    " threshold. opens_at defaults to now; closes_at must be later than opens_at and now."
-    " quorum_percent (default 0): the share of eligible voters who must cast a ballot (at"
-    " least). Eligible voters are the members whose status is member when voting opens.\","
-    "  \"security\": [{\"bearer\": []}],"
-    "  \"requestBody\": {\"required\": true, \"content\": {\"application/json\": {\"schema\":"
-    "   {\"type\": \"object\", \"required\": [\"title\", \"method\", \"closes_at\"], \"properties\": {"
-    "    \"title\": {\"type\": \"string\"}, \"text\": {\"type\": \"string\"},"
-    "    \"method\": {\"enum\": [\"yesno\", \"approval\", \"ranked\"]},"
-    "    \"options\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\":"
-    "     {\"key\": {\"type\": \"string\"}, \"label\": {\"type\": \"string\"}}}},"
-    "    \"opens_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
-    "    \"closes_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
-    "    \"quorum_percent\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 100},"
-    "    \"threshold\": {\"enum\": [\"half\", \"two_thirds\", \"three_quarters\"]}}}}}},"
-    "  \"responses\": {\"201\": {\"description\": \"The proposal\"},"
-    "   \"422\": {\"description\": \"An invalid field, named by errors[].pointer\"},"
-    PROBLEM_RESPONSES "}},"
-    " \"get\": {\"summary\": \"List proposals, newest first\", \"security\": [{\"bearer\": []}],"
-    "  \"parameters\": [{\"name\": \"status\", \"in\": \"query\", \"schema\":"
-    "   {\"enum\": [\"scheduled\", \"open\", \"closing\", \"closed\"]}}],"
-    "  \"responses\": {\"200\": {\"description\": \"{proposals: [...]}\"}," PROBLEM_RESPONSES "}}"
-    "},"
-    "\"/proposals/{id}\": {\"get\": {\"summary\": \"One proposal; status is scheduled, open,"
-    " closing (past closes_at, being closed) or closed\", \"security\": [{\"bearer\": []}],"
-    "  \"responses\": {\"200\": {\"description\": \"The proposal\"}," PROBLEM_RESPONSES "}}},"
-    "\"/proposals/{id}/ballots\": {\"post\": {\"summary\": \"Cast or replace the caller's ballot"
-    " (member)\", \"description\": \"yesno: {choice: yes|no|abstain}; approval: {approve: [key,"
-    " ...]} (any number, zero included); ranked: {ranking: [[key, ...], ...]}, tiers best first,"
-    " options in one tier tied, options left out ranked below all others. A later ballot"
-    " replaces the earlier one; the last one before closing counts. Ballots are append-only and"
-    " hash-chained per proposal: hash = sha256(prev_hash || proposal_id|seq|member_id|cast_at"
-    " (UTC, microseconds)|choice).\", \"security\": [{\"bearer\": []}],"
-    "  \"responses\": {\"201\": {\"description\": \"Receipt: seq, replaces, cast_at, hash,"
-    " choice\"}, \"409\": {\"description\": \"Voting is not open\"},"
-    "   \"422\": {\"description\": \"Unknown option, option named twice, or a ballot that does"
-    " not fit the method\"}," PROBLEM_RESPONSES "}}},"
-    "\"/proposals/{id}/ballots/verify\": {\"get\": {\"summary\": \"Recompute the ballot hash"
-    " chain (operator)\", \"security\": [{\"bearer\": []}],"
-    "  \"responses\": {\"200\": {\"description\": \"{ballots, intact, first_bad_seq, head}\"},"
-    PROBLEM_RESPONSES "}}},"
-    "\"/proposals/{id}/close\": {\"post\": {\"summary\": \"Close voting now (operator); closing"
-    " a closed proposal answers its stored result\", \"security\": [{\"bearer\": []}],"
-    "  \"responses\": {\"200\": {\"description\": \"The result\"},"
-    "   \"409\": {\"description\": \"Voting has not opened yet\"}," PROBLEM_RESPONSES "}}},"
-    "\"/proposals/{id}/result\": {\"get\": {\"summary\": \"The result, computed once at the"
-    " close\", \"description\": \"outcome: passed | rejected (yesno), decided | tied | no_winner"
-    " (approval, ranked), failed_quorum. winners, order (tiers of option keys), eligible_voters,"
-    " ballots, quorum_met; yesno: yes, no, abstain, threshold; approval: approvals; ranked"
-    " (Schulze, winning votes): pairwise[a][b] = ballots preferring a to b, strongest_paths.\","
-    "  \"security\": [{\"bearer\": []}],"
-    "  \"responses\": {\"200\": {\"description\": \"The result\"},"
-    "   \"409\": {\"description\": \"Voting has not closed yet\"}," PROBLEM_RESPONSES "}}}"
-    "}";
+/* plugins/voting/openapi.json, embedded at build time (embed_text.cmake). */
+extern const char voting_openapi[];
 
 bool voting_parse_id(const char *text, int64_t *id)
 {
@@ -159,20 +98,40 @@ static int voting_init(coop_plugin *self, const json_t *config)
         voting_sweep_seconds = (unsigned)json_integer_value(sweep);
 
     static const coop_route routes[] = {
-        {.method = COOP_POST, .path = "/proposals", .roles = COOP_ROLE_OPERATOR,
-         .body_schema = proposal_schema, .handler = proposals_create},
-        {.method = COOP_GET, .path = "/proposals", .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
+        {.method = COOP_POST,
+         .path = "/proposals",
+         .roles = COOP_ROLE_OPERATOR,
+         .body_schema = proposal_schema,
+         .handler = proposals_create},
+        {.method = COOP_GET,
+         .path = "/proposals",
+         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
          .handler = proposals_list},
-        {.method = COOP_GET, .path = "/proposals/{id}",
-         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER, .handler = proposals_get},
-        {.method = COOP_POST, .path = "/proposals/{id}/ballots", .roles = COOP_ROLE_MEMBER,
-         .body_schema = ballot_schema, .handler = ballots_cast},
-        {.method = COOP_GET, .path = "/proposals/{id}/ballots/verify",
-         .roles = COOP_ROLE_OPERATOR, .handler = ballots_verify},
-        {.method = COOP_POST, .path = "/proposals/{id}/close", .roles = COOP_ROLE_OPERATOR,
+        {.method = COOP_GET,
+         .path = "/proposals/{id}",
+         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
+         .handler = proposals_get},
+        {.method = COOP_POST,
+         .path = "/proposals/{id}/ballots",
+         .roles = COOP_ROLE_MEMBER,
+         .body_schema = ballot_schema,
+         .handler = ballots_cast},
+        {.method = COOP_GET,
+         .path = "/proposals/{id}/ballots/verify",
+         .roles = COOP_ROLE_OPERATOR,
+         .handler = ballots_verify},
+        {.method = COOP_GET,
+         .path = "/proposals/{id}/ballots/mine",
+         .roles = COOP_ROLE_MEMBER,
+         .handler = ballots_mine},
+        {.method = COOP_POST,
+         .path = "/proposals/{id}/close",
+         .roles = COOP_ROLE_OPERATOR,
          .handler = close_by_operator},
-        {.method = COOP_GET, .path = "/proposals/{id}/result",
-         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER, .handler = result_get},
+        {.method = COOP_GET,
+         .path = "/proposals/{id}/result",
+         .roles = COOP_ROLE_OPERATOR | COOP_ROLE_MEMBER,
+         .handler = result_get},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rc = coop_route_add(self, &routes[i]);

@@ -47,8 +47,8 @@ int64_t voting_now_ms(void);
 
 /* A ballot read against its proposal. */
 struct ballot_choice {
-    enum tally_choice yesno;         /* yes/no */
-    bool approved[TALLY_MAX_OPTIONS]; /* approval, by option index */
+    enum tally_choice yesno;           /* yes/no */
+    bool approved[TALLY_MAX_OPTIONS];  /* approval, by option index */
     unsigned ranks[TALLY_MAX_OPTIONS]; /* ranked: 1 = first tier, 0 = not ranked */
     /* The ballot in canonical form (options in the proposal's order within an approval or a
      * tier), which is what is stored and hashed. New reference; caller decrefs. */
@@ -72,6 +72,7 @@ int ballot_choice_count(struct tally *tally, enum tally_method method,
 
 void ballots_cast(coop_request *req, void *arg);
 void ballots_verify(coop_request *req, void *arg);
+void ballots_mine(coop_request *req, void *arg);
 
 /* ---- close.c: closing, timers, results ------------------------------------------------------ */
 

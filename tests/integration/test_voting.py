@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 import unittest
+import urllib.parse
 
 import coophelper
 
@@ -113,6 +114,40 @@ class TestProposals(VotingCase):
                 self.assertProblem(resp, 422, pointer)
         self.assertEqual(self.psql("SELECT count(*) FROM voting.proposals WHERE title = 'Q'"), "0")
 
+    def test_openapi(self):
+        resp = self.http("GET", "/openapi.json")
+        self.assertEqual(resp.status, 200)
+        paths = resp.body["paths"]
+        for path, method in (("/v1/voting/proposals", "post"), ("/v1/voting/proposals", "get"),
+                             ("/v1/voting/proposals/{id}/ballots", "post"),
+                             ("/v1/voting/proposals/{id}/ballots/mine", "get"),
+                             ("/v1/voting/proposals/{id}/close", "post"),
+                             ("/v1/voting/proposals/{id}/result", "get")):
+            with self.subTest(f"{method} {path}"):
+                operation = paths[path][method]
+                self.assertNotIn("not documented", operation["summary"])
+                self.assertTrue(any(code.startswith("2") for code in operation["responses"]))
+
+        # Every reference in voting's part of the document resolves.
+        def refs(node):
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    yield node["$ref"]
+                for value in node.values():
+                    yield from refs(value)
+            elif isinstance(node, list):
+                for value in node:
+                    yield from refs(value)
+
+        voting_paths = {k: v for k, v in paths.items() if k.startswith("/v1/voting/")}
+        for ref in set(refs(voting_paths)):
+            with self.subTest(ref):
+                self.assertTrue(ref.startswith("#/"))
+                node = resp.body
+                for part in urllib.parse.unquote(ref[2:]).split("/"):
+                    node = node[part.replace("~1", "/").replace("~0", "~")]
+                self.assertIsInstance(node, dict)
+
     def test_roles_and_unknown(self):
         member = self.make_member()
         self.assertProblem(self.http("POST", BASE, ranked(), token=member.token), 403)
@@ -213,6 +248,13 @@ class TestBallots(VotingCase):
                                  "first_bad_seq": None, "head": third["hash"]})
         with self.assertRaises(RuntimeError):
             self.psql(f"DELETE FROM voting.ballots WHERE proposal_id = {proposal['id']}")
+
+        # Each member sees the ballot of theirs that counts; the others are theirs alone.
+        mine = self.http("GET", f"{BASE}/{proposal['id']}/ballots/mine", token=self.voter.token)
+        self.assertEqual((mine.status, mine.body), (200, third))
+        nobody = self.http("GET", f"{BASE}/{proposal['id']}/ballots/mine",
+                           token=self.applicant.token)
+        self.assertProblem(nobody, 404)
 
         # Only the last ballot of each member counts: voter a > (b = c), other b > (a = c).
         # d[a][b] = 1, d[b][a] = 1, d[a][c] = 1, d[b][c] = 1, d[c][*] = 0.

@@ -41,14 +41,22 @@ static void test_rfc3339(void)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         int64_t ms = 0;
         bool ok = rfc3339_parse(good[i].text, &ms);
-        CHECK(ok && ms == good[i].ms, "%s: got %d %lld, want %lld", good[i].text, ok,
-              (long long)ms, good[i].ms);
+        CHECK(ok && ms == good[i].ms, "%s: got %d %lld, want %lld", good[i].text, ok, (long long)ms,
+              good[i].ms);
     }
     static const char *const bad[] = {
-        "2026-12-03",           "2026-12-03T17:00:00",      "2026-13-03T17:00:00Z",
-        "2026-02-30T17:00:00Z", "2023-02-29T00:00:00Z",     "2026-12-03T24:00:00Z",
-        "2026-12-03 17:00:00Z", "2026-12-03T17:00:00+0100", "2026-12-03T17:00:00.Z",
-        "2026-12-03T17:00:00Zx", "",                         "tomorrow",
+        "2026-12-03",
+        "2026-12-03T17:00:00",
+        "2026-13-03T17:00:00Z",
+        "2026-02-30T17:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2026-12-03T24:00:00Z",
+        "2026-12-03 17:00:00Z",
+        "2026-12-03T17:00:00+0100",
+        "2026-12-03T17:00:00.Z",
+        "2026-12-03T17:00:00Zx",
+        "",
+        "tomorrow",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms;
@@ -126,8 +134,8 @@ static void test_ballots(void)
     expect_invalid(TALLY_METHOD_RANKED, "{\"ranking\":[[\"a\"],[\"b\",\"zz\"]]}", "/ranking/1/1");
     expect_invalid(TALLY_METHOD_RANKED, "{\"ranking\":[[\"a\"],[\"b\",\"a\"]]}", "/ranking/1/1");
     expect_invalid(TALLY_METHOD_RANKED, "{\"ranking\":[[\"a\"],[]]}", "/ranking/1");
-    expect_invalid(TALLY_METHOD_RANKED,
-                   "{\"ranking\":[[\"a\"],[\"b\"],[\"c\"],[\"d\"],[\"a\"]]}", "/ranking");
+    expect_invalid(TALLY_METHOD_RANKED, "{\"ranking\":[[\"a\"],[\"b\"],[\"c\"],[\"d\"],[\"a\"]]}",
+                   "/ranking");
     expect_invalid(TALLY_METHOD_RANKED, "{\"approve\":[\"a\"]}", "/approve");
     expect_invalid(TALLY_METHOD_RANKED, "{}", "/ranking");
     expect_invalid(TALLY_METHOD_YESNO, "{\"choice\":\"maybe\"}", "/choice");

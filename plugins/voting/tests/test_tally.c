@@ -257,8 +257,7 @@ static void test_ranked_by_hand(void)
     /* Ties on a ballot: A = B > C gives d[A][C] = d[B][C] = 1 and d[A][B] = d[B][A] = 0. */
     const unsigned tied[][4] = {{1, 1, 2}};
     r = count_ranked(3, 1, tied, &rules);
-    CHECK(r.tier_count == 2 && r.tier[0] == 0 && r.tier[1] == 0 && r.tier[2] == 1,
-          "A = B > C");
+    CHECK(r.tier_count == 2 && r.tier[0] == 0 && r.tier[1] == 0 && r.tier[2] == 1, "A = B > C");
     CHECK(r.outcome == TALLY_OUTCOME_TIED && r.winner_count == 2, "A = B tie for first");
     tally_result_free(&r);
 
@@ -492,8 +491,7 @@ static void check_vector_expectation(struct vector_case *vc, char *kind, char *v
                 want_count += want[i];
             for (size_t w = 0; w < r.winner_count; w++)
                 same = same && want[r.winners[w]];
-            CHECK(same && want_count == r.winner_count, "%s: winners differ (%s)", vc->name,
-                  kind);
+            CHECK(same && want_count == r.winner_count, "%s: winners differ (%s)", vc->name, kind);
         }
     } else if (strncmp(kind, "ranking", 7) == 0) {
         /* "1=[B, D] 2=[A, C]": tiers numbered 1, 2, ... in order. */
