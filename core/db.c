@@ -173,6 +173,7 @@ static void stmt_fail_now(struct db_stmt *st, int status, const char *message)
 {
     struct coop_db_result res;
     db_result_init(&res, NULL, status, message);
+    pool.queries++;
     pool.failures++;
     stmt_complete(st, &res);
 }

@@ -38,6 +38,8 @@ void db_pool_stop(void);
 int db_pool_ready(void);
 typedef struct db_pool_stats {
     int size, connected, busy, queued;
+    /* Statements completed (each callback), and those of them that failed
+     * (refused, unavailable, cancelled): failures <= queries. */
     unsigned long long queries, failures;
 } db_pool_stats;
 void db_pool_get_stats(db_pool_stats *out);

@@ -82,6 +82,17 @@ class TestDatabaseDown(unittest.TestCase):
         self.fail(f"{method} {path} did not answer {status} in time; last: {last.status} "
                   f"{last.body!r}")
 
+    def metrics(self):
+        """The unlabelled samples of /metrics as name -> number."""
+        resp = self.http("GET", "/metrics")
+        self.assertEqual(resp.status, 200)
+        samples = {}
+        for line in resp.body.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
+                samples[parts[0]] = float(parts[1])
+        return samples
+
     def assert_alive(self):
         self.assertIsNone(self.coop.process.poll(), "coopd exited:\n" + self.coop.log_tail())
         log = self.coop.log()
@@ -122,6 +133,12 @@ class TestDatabaseDown(unittest.TestCase):
                     resp = self.http("POST", "/v1/members", token=self.operator_token,
                                      body={"name": "Written during the outage"})
                     self.assert_unavailable(resp, "POST /v1/members")
+                # /metrics shows the outage: no connection up, failures counted.
+                metrics = self.metrics()
+                self.assertEqual(metrics.get("coop_db_pool_connected"), 0, metrics)
+                self.assertGreater(metrics.get("coop_db_pool_failures_total", 0), 0, metrics)
+                self.assertLessEqual(metrics["coop_db_pool_failures_total"],
+                                     metrics["coop_db_pool_queries_total"], metrics)
                 # A path that does not need the database is unaffected.
                 self.assertEqual(self.http("GET", "/v1/hello/ping",
                                            token=self.operator_token).status, 200)
@@ -133,6 +150,7 @@ class TestDatabaseDown(unittest.TestCase):
                                               timeout=coophelper.time_limit(15))
                 self.assertIsInstance(resp.body, (dict, list), resp.body)
                 self.wait_status("GET", "/readyz", 200, timeout=coophelper.time_limit(5))
+                self.assertGreaterEqual(self.metrics().get("coop_db_pool_connected", 0), 1)
                 self.assert_alive()
 
         # Nothing written during the outage; the token never used before now works.
