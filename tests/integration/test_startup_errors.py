@@ -220,6 +220,41 @@ class TestSettingsReachThePlugin(coophelper.CoopTestCase):
         self.assertEqual(resp.status, 401, resp.body)
 
 
+class TestDependencyOrder(coophelper.CoopTestCase):
+    """Plugins start in dependency order whatever the config's order, services reach dependents,
+    and stop runs in reverse."""
+
+    plugins = {"dep_top": {}, "dep_base": {}}
+
+    @classmethod
+    def edit_config(cls, config):
+        config["plugin_dir"] = test_plugin_dir()
+
+    def test_check_prints_dependency_order(self):
+        workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        path = coophelper.write_json(os.path.join(workdir, "coopd.json"),
+                                     config_with({"dep_top": {}, "dep_base": {}}))
+        proc = subprocess.run([coophelper.coopd_path(), "--check", path], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=coophelper.time_limit(30))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout,
+                         f"{path}: ok; plugins in start order: dep_base 1.0.0, dep_top 1.0.0\n")
+
+    def test_lifecycle_order_and_service(self):
+        resp = self.http("GET", "/v1/plugins", token=self.operator_token)
+        self.assertEqual(resp.status, 200, resp.body)
+        names = [p["name"] for p in resp.body["plugins"]]
+        self.assertLess(names.index("dep_base"), names.index("dep_top"), names)
+
+        self.coop.stop()
+        events = [line.split('msg="lifecycle: ', 1)[1].rstrip('"')
+                  for line in self.coop.log().splitlines() if 'msg="lifecycle: ' in line]
+        self.assertEqual(events, ["dep_base init", "dep_top init", "dep_base start",
+                                  "dep_top start; dep_base answers 42", "dep_top stop",
+                                  "dep_base stop"])
+
+
 class TestGracefulStop(unittest.TestCase):
     """SIGINT stops coopd like SIGTERM does: exit 0, after saying it stops."""
 
