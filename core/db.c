@@ -44,6 +44,7 @@
  * them a server that vanishes from the network (host down, partition) leaves
  * connections "up" for the kernel's default of hours, and their statements
  * hanging. With them a dead peer is noticed within about half a minute. */
+/* clang-format off */
 static const char *const db_tcp_defaults[][2] = {
     {"keepalives", "1"},
     {"keepalives_idle", "10"},
@@ -51,6 +52,7 @@ static const char *const db_tcp_defaults[][2] = {
     {"keepalives_count", "3"},
     {"tcp_user_timeout", "30000"},
 };
+/* clang-format on */
 #define DB_TCP_DEFAULTS (sizeof db_tcp_defaults / sizeof db_tcp_defaults[0])
 
 #define DB_SCHEMA_MAX 64
@@ -67,18 +69,18 @@ struct db_conn {
     evutil_socket_t fd;
     short watching;
     int backoff_ms;
-    int broken; /* a send failed: on_conn_io tears the connection down */
+    int broken;              /* a send failed: on_conn_io tears the connection down */
     struct db_stmt *current; /* the statement running, if any */
     enum conn_phase phase;
-    PGresult *result;    /* the running statement's result, collected */
-    coop_tx *tx;         /* the transaction holding the connection, if any */
+    PGresult *result;                   /* the running statement's result, collected */
+    coop_tx *tx;                        /* the transaction holding the connection, if any */
     char schema[DB_SCHEMA_MAX];         /* what search_path names now ("" unknown) */
     char pending_schema[DB_SCHEMA_MAX]; /* what the SET under way will name */
 };
 
 static struct {
     struct event_base *base;
-    PQconninfoOption *options;  /* the parsed conninfo, owning the strings below */
+    PQconninfoOption *options;       /* the parsed conninfo, owning the strings below */
     const char **keywords, **values; /* for PQconnectStartParams, NULL-terminated */
     struct db_conn *conns;
     int size;
@@ -507,8 +509,10 @@ static void conn_statement_done(struct db_conn *c)
     if (st->kind == DB_STMT_QUERY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* A plugin opened a transaction with coop_db_query (BEGIN): a pooled
          * connection must come back clean, so start afresh. */
-        log_write(COOP_LOG_WARN, "db", "plugin %s left a transaction open outside coop_tx_begin;"
-                  " connection reset", st->owner ? st->owner->name : "core");
+        log_write(COOP_LOG_WARN, "db",
+                  "plugin %s left a transaction open outside coop_tx_begin;"
+                  " connection reset",
+                  st->owner ? st->owner->name : "core");
         c->broken = 1;
         event_active(c->io, EV_READ, 0);
     }
@@ -682,8 +686,7 @@ static int db_build_params(const PQconninfoOption *options)
     return 1;
 }
 
-int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err,
-                  size_t errlen)
+int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err, size_t errlen)
 {
     if (pool.base) {
         snprintf(err, errlen, "database pool: already started");

@@ -27,9 +27,8 @@ struct db_stmt {
     coop_db_fn cb;      /* DB_STMT_QUERY */
     coop_tx_fn tx_cb;   /* DB_STMT_TX_*; may be NULL for commit and rollback */
     void *arg;
-    int auto_rollback;  /* ROLLBACK issued by coopd itself, not the plugin */
     uint64_t deadline_ms; /* queued statements fail when still queued then */
-    int fail_status;    /* for a deferred failure: the negative COOP_E* */
+    int fail_status;      /* for a deferred failure: the negative COOP_E* */
     const char *fail_message;
     const char *sql;
     int nparams;

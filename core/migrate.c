@@ -114,6 +114,7 @@ static char *quote_identifier(const char *name)
     return out;
 }
 
+/* clang-format off */
 static const char bootstrap_sql[] =
     "CREATE SCHEMA IF NOT EXISTS coop;\n"
     "CREATE TABLE IF NOT EXISTS coop.schema_migrations (\n"
@@ -123,6 +124,7 @@ static const char bootstrap_sql[] =
     "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
     "    PRIMARY KEY (owner, name)\n"
     ");";
+/* clang-format on */
 
 /* Applies one migration in its own transaction. */
 static int apply_one(PGconn *conn, const char *owner, const char *quoted_schema,
@@ -197,7 +199,7 @@ int migrations_apply(PGconn *conn, const char *owner, const char *schema,
     size_t count = 0;
     while (migrations && migrations[count].name)
         count++;
-    char (*shas)[65] = calloc(count ? count : 1, sizeof *shas);
+    char(*shas)[65] = calloc(count ? count : 1, sizeof *shas);
     if (!shas) {
         snprintf(err, errlen, "%s: out of memory", owner);
         goto out_clear;
@@ -235,8 +237,7 @@ out_clear:
     PQclear(applied);
 out_unlock:;
     char ignored[8];
-    exec_simple(conn, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")", ignored,
-                sizeof ignored);
+    exec_simple(conn, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")", ignored, sizeof ignored);
 out_free_schema:
     free(quoted_schema);
     return rc;

@@ -156,13 +156,12 @@ static void test_queries(void)
     CHECK_STR(o.value, "7");
 
     /* Affected rows. */
-    CHECK_INT(query(&unit_plugin, "CREATE TABLE items (id int PRIMARY KEY, label text)", 0, NULL,
-                    &o),
-              0);
+    CHECK_INT(
+        query(&unit_plugin, "CREATE TABLE items (id int PRIMARY KEY, label text)", 0, NULL, &o), 0);
     CHECK(run_until(&o.done, 10));
     CHECK_INT(o.status, 0);
-    CHECK_INT(query(&unit_plugin, "INSERT INTO items SELECT g, 'x' FROM generate_series(1, 3) g",
-                    0, NULL, &o),
+    CHECK_INT(query(&unit_plugin, "INSERT INTO items SELECT g, 'x' FROM generate_series(1, 3) g", 0,
+                    NULL, &o),
               0);
     CHECK(run_until(&o.done, 10));
     CHECK_INT(o.affected, 3);

@@ -70,7 +70,8 @@ static void test_apply_and_record(void)
 
     /* One more: only it runs. */
     static const coop_migration three[] = {
-        first_two[0], first_two[1],
+        first_two[0],
+        first_two[1],
         {"003_more.sql", "INSERT INTO things (name) VALUES ('three');"},
         {NULL, NULL},
     };
@@ -146,7 +147,8 @@ static void test_lock(const char *conninfo)
     usleep(500 * 1000);
     CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'zeta'"), "0");
     CHECK_STR(value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
-                    "AND datname = current_database()"), "1");
+                    "AND datname = current_database()"),
+              "1");
     PQclear(PQexec(conn, "SELECT pg_advisory_unlock(1668247408)"));
     int status = -1;
     waitpid(child, &status, 0);
