@@ -79,8 +79,11 @@ void token_encode(const uint8_t raw[TOKEN_RANDOM_BYTES], char out[TOKEN_TEXT_LEN
  * generator is not seeded (then nothing usable is written). */
 int token_generate(char out[TOKEN_TEXT_LEN + 1]);
 /* True when text has the shape of a token (prefix, length, alphabet): what
- * cannot be a token is refused without hashing or asking the database. */
+ * cannot be a token is refused without asking the database. */
 bool token_well_formed(const char *text, size_t len);
+/* The cheap part of that test (prefix and length), for the cache-hit path:
+ * only digests of well-formed tokens ever enter the cache as valid. */
+bool token_shaped(const char *text, size_t len);
 /* SHA-256 of the len bytes of text into digest. Returns 0 or -1. */
 int token_digest(const char *text, size_t len, uint8_t digest[TOKEN_DIGEST_LEN]);
 /* Writes digest as bytea hex input ("\\x...") into out (TOKEN_DIGEST_HEX_LEN + 1 bytes). */

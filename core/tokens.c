@@ -146,7 +146,7 @@ static void lookup_done(const coop_db_result *res, void *arg)
 void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
 {
     size_t len = token ? strlen(token) : 0;
-    if (!token_well_formed(token, len)) {
+    if (!token_shaped(token, len)) {
         cb(-COOP_ENOTFOUND, NULL, arg);
         return;
     }
@@ -165,6 +165,12 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
         return;
     case TOKEN_CACHE_MISS:
         break;
+    }
+    /* The alphabet is checked only now, off the cache-hit path: a digest in the
+     * cache as valid came from the database, so its token was well formed. */
+    if (!token_well_formed(token, len)) {
+        cb(-COOP_ENOTFOUND, NULL, arg);
+        return;
     }
 
     for (struct auth_lookup *l = lookups; l; l = l->next) {

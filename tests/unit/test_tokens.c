@@ -6,6 +6,7 @@
  * base64.urlsafe_b64encode and hashlib.sha256 (the commands are beside each
  * value), and the FIPS 180-2 test vector for "abc".
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,31 @@ static void test_well_formed(void)
     CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+", 48));  /* '+' */
     CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh=", 48));  /* '=' */
     CHECK(!token_well_formed("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd h8", 48));  /* ' ' */
+
+    /* Every byte outside the alphabet, in every position, is refused. */
+    char probe[TOKEN_TEXT_LEN + 1];
+    int refused = 0, expected = 0;
+    for (int c = 1; c < 256; c++) {
+        bool in_alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (in_alphabet)
+            continue;
+        for (int pos = TOKEN_PREFIX_LEN; pos < TOKEN_TEXT_LEN; pos++) {
+            memcpy(probe, good, sizeof(probe));
+            probe[pos] = (char)c;
+            expected++;
+            refused += !token_well_formed(probe, TOKEN_TEXT_LEN);
+        }
+    }
+    CHECK_INT(refused, expected);
+    CHECK_INT(expected, (255 - 64) * 43);
+
+    /* The cheap test looks at prefix and length only. */
+    CHECK(token_shaped(good, strlen(good)));
+    CHECK(token_shaped("coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+", 48));
+    CHECK(!token_shaped("Coop_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", 48));
+    CHECK(!token_shaped(good, 47));
+    CHECK(!token_shaped(NULL, 0));
 }
 
 static void test_digest(void)
