@@ -120,6 +120,8 @@ void reply_problem_detail(coop_request *req, int status, const char *fmt, ...)
 router *http_router(void);
 /* Called exactly once per request by reply_buffer: access log and metrics. */
 void http_request_finished(coop_request *req, int status, size_t bytes);
+/* The current time as an HTTP Date header value; formatted once a second. */
+const char *http_date(void);
 /* 1 once http_drain started: replies then carry Connection: close. */
 int http_draining(void);
 

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -71,9 +72,39 @@ json_t *problem_complete(json_t *problem, int status, const char *instance)
     return problem;
 }
 
+/* Writes n in decimal to buf (at least 21 bytes). */
+static void format_decimal(char *buf, size_t n)
+{
+    char digits[21];
+    int len = 0;
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    while (len > 0)
+        *buf++ = digits[--len];
+    *buf = '\0';
+}
+
 static int dump_to_evbuffer(const char *buffer, size_t size, void *data)
 {
     return evbuffer_add((struct evbuffer *)data, buffer, size);
+}
+
+/* Serialises value compactly at the end of out. Small documents (nearly all)
+ * are written to the stack and added in one piece; only larger ones take
+ * jansson's piecewise callback. Returns 0, or -1 when value cannot be
+ * serialised. */
+static int json_dump_into(struct evbuffer *out, const json_t *value)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    char small[2048];
+    size_t n = json_dumpb(value, small, sizeof(small), flags);
+    if (n == 0)
+        return -1;
+    if (n <= sizeof(small))
+        return evbuffer_add(out, small, n);
+    return json_dump_callback(value, dump_to_evbuffer, out, flags) == 0 ? 0 : -1;
 }
 
 /* Logs and refuses a reply to a request that already had one. */
@@ -124,6 +155,14 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
             if (content_type && bytes > 0)
                 evhttp_add_header(headers, "Content-Type", content_type);
             evhttp_add_header(headers, "X-Request-Id", req->id);
+            /* Date and Content-Length would otherwise be printf'ed by libevent
+             * on every reply; the date string is cached per second. */
+            evhttp_add_header(headers, "Date", http_date());
+            if (status >= 200 && status != 204 && status != 304) {
+                char length[24];
+                format_decimal(length, bytes);
+                evhttp_add_header(headers, "Content-Length", length);
+            }
             if (http_draining())
                 evhttp_add_header(headers, "Connection", "close");
         }
@@ -154,8 +193,7 @@ static void reply_json_value(coop_request *req, int status, const char *content_
 {
     if (value && req->ev && !req->client_gone) {
         struct evbuffer *out = evhttp_request_get_output_buffer(req->ev);
-        if (json_dump_callback(value, dump_to_evbuffer, out, JSON_COMPACT | JSON_ENCODE_ANY) !=
-            0) {
+        if (json_dump_into(out, value) != 0) {
             evbuffer_drain(out, evbuffer_get_length(out));
             log_write(COOP_LOG_ERROR, "http", "request_id=%s: reply body could not be serialised",
                       req->id);
@@ -191,6 +229,13 @@ int host_reply_header(coop_request *req, const char *name, const char *value)
         return -COOP_EINVAL;
     if (strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n"))
         return -COOP_EINVAL;
+    /* coopd writes these itself on every reply; a second copy would make the
+     * response ambiguous (two lengths) or lie about the body. */
+    static const char *const managed[] = {"Content-Length", "Content-Type", "Date",
+                                          "X-Request-Id", "Transfer-Encoding", "Connection"};
+    for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
+        if (strcasecmp(name, managed[i]) == 0)
+            return -COOP_EINVAL;
     if (!req->ev || req->client_gone)
         return 0; /* nobody to send it to; not the plugin's error */
     if (evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value) != 0)
