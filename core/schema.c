@@ -570,6 +570,180 @@ static void number_text(const json_t *n, char *out, size_t outlen)
 
 static void validate_node(validation *v, const json_t *schema, const json_t *inst);
 
+/* ---------------------------------------------------------------------------------------- */
+/* uniqueItems in O(n log n): a body of a megabyte can hold hundreds of thousands of
+ * items, and comparing every pair would stall the loop. Each item gets a canonical
+ * text (object keys sorted, an integral real written as the integer it equals, so
+ * that 1 and 1.0 agree as JSON Schema wants); sorting the texts brings duplicates
+ * side by side. */
+
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} text_buf;
+
+static void text_append(text_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->s, cap);
+        if (!grown) {
+            b->oom = 1;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void canonical_text(text_buf *b, const json_t *v)
+{
+    char num[40];
+    switch (json_typeof(v)) {
+    case JSON_INTEGER:
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        text_append(b, num, strlen(num));
+        return;
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9.2e18)
+            snprintf(num, sizeof(num), "%lld", (long long)d);
+        else
+            snprintf(num, sizeof(num), "%.17g", d);
+        text_append(b, num, strlen(num));
+        return;
+    }
+    case JSON_STRING: {
+        char *quoted = json_dumps(v, JSON_ENCODE_ANY);
+        if (!quoted) {
+            b->oom = 1;
+            return;
+        }
+        text_append(b, quoted, strlen(quoted));
+        free(quoted);
+        return;
+    }
+    case JSON_ARRAY: {
+        text_append(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                text_append(b, ",", 1);
+            canonical_text(b, json_array_get(v, i));
+        }
+        text_append(b, "]", 1);
+        return;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = malloc((n ? n : 1) * sizeof(*keys));
+        if (!keys) {
+            b->oom = 1;
+            return;
+        }
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)v, key, member) keys[i++] = key;
+        qsort(keys, n, sizeof(*keys), compare_keys);
+        text_append(b, "{", 1);
+        for (i = 0; i < n; i++) {
+            json_t *k = json_string(keys[i]);
+            if (i)
+                text_append(b, ",", 1);
+            if (k)
+                canonical_text(b, k);
+            json_decref(k);
+            text_append(b, ":", 1);
+            canonical_text(b, json_object_get(v, keys[i]));
+        }
+        text_append(b, "}", 1);
+        free(keys);
+        return;
+    }
+    case JSON_TRUE:
+        text_append(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        text_append(b, "false", 5);
+        return;
+    default:
+        text_append(b, "null", 4);
+        return;
+    }
+}
+
+typedef struct unique_item {
+    size_t offset; /* of the item's canonical text in the shared buffer */
+    size_t index;
+} unique_item;
+
+static const char *unique_texts;
+
+static int compare_unique_items(const void *a, const void *b)
+{
+    const unique_item *x = a, *y = b;
+    int c = strcmp(unique_texts + x->offset, unique_texts + y->offset);
+    if (c)
+        return c;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static void invalid(validation *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void validate_unique(validation *v, const json_t *inst)
+{
+    size_t n = json_array_size(inst);
+    if (n < 2)
+        return;
+    text_buf texts = {0};
+    unique_item *items = malloc(n * sizeof(*items));
+    size_t *first = malloc(n * sizeof(*first));
+    if (!items || !first) {
+        texts.oom = 1;
+        goto out_free;
+    }
+    for (size_t i = 0; i < n && !texts.oom; i++) {
+        items[i].offset = texts.len;
+        items[i].index = i;
+        canonical_text(&texts, json_array_get(inst, i));
+        text_append(&texts, "", 0);
+        texts.len++; /* keep the NUL that ends this item's text */
+    }
+    if (texts.oom)
+        goto out_free;
+    unique_texts = texts.s;
+    qsort(items, n, sizeof(*items), compare_unique_items);
+    for (size_t i = 0; i < n; i++) {
+        int same = i > 0 && strcmp(texts.s + items[i].offset, texts.s + items[i - 1].offset) == 0;
+        first[items[i].index] = same ? first[items[i - 1].index] : items[i].index;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            size_t mark = pointer_push_index(&v->ptr, i);
+            invalid(v, "duplicates item %zu", first[i]);
+            pointer_pop(&v->ptr, mark);
+        }
+    }
+out_free:
+    if (texts.oom)
+        invalid(v, "out of memory");
+    free(texts.s);
+    free(items);
+    free(first);
+}
+
 static void validate_string(validation *v, const json_t *schema, const json_t *inst)
 {
     const char *s = json_string_value(inst);
@@ -660,18 +834,8 @@ static void validate_array(validation *v, const json_t *schema, const json_t *in
     if ((k = json_object_get(schema, "maxItems")) && n > (size_t)json_integer_value(k))
         invalid(v, "must have at most %" JSON_INTEGER_FORMAT " item%s", json_integer_value(k),
                 json_integer_value(k) == 1 ? "" : "s");
-    if (json_is_true(json_object_get(schema, "uniqueItems"))) {
-        for (size_t i = 1; i < n; i++) {
-            for (size_t j = 0; j < i; j++) {
-                if (values_equal(json_array_get(inst, i), json_array_get(inst, j))) {
-                    size_t mark = pointer_push_index(&v->ptr, i);
-                    invalid(v, "duplicates item %zu", j);
-                    pointer_pop(&v->ptr, mark);
-                    break;
-                }
-            }
-        }
-    }
+    if (json_is_true(json_object_get(schema, "uniqueItems")))
+        validate_unique(v, inst);
     if ((k = json_object_get(schema, "items"))) {
         for (size_t i = 0; i < n; i++) {
             size_t mark = pointer_push_index(&v->ptr, i);

@@ -283,6 +283,34 @@ static void test_many_errors_are_bounded(void)
     json_decref(schema);
 }
 
+static void test_unique_items_scale(void)
+{
+    /* 200000 distinct items, then one duplicate at the end: comparing every pair
+     * would take minutes; the sorted way takes milliseconds. */
+    json_t *schema = json_pack("{s:b}", "uniqueItems", 1);
+    json_t *items = json_array();
+    for (int i = 0; i < 200000; i++)
+        json_array_append_new(items, i % 2 ? json_integer(i) : json_sprintf("s%d", i));
+    json_array_append_new(items, json_real(199999.0));
+    json_t *errors = schema_validate(schema, items);
+    CHECK_INT(json_array_size(errors), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 0), "pointer")), "/200000");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 0), "message")),
+              "duplicates item 199999");
+    json_decref(errors);
+    json_decref(items);
+    json_decref(schema);
+    /* Three equal items: each later one names the first. */
+    CHECK_STR(errors_of("{\"uniqueItems\": true}", "[\"a\", \"b\", \"a\", \"a\"]"),
+              "/2: duplicates item 0 | /3: duplicates item 0");
+    /* Strings that look like numbers or objects are not confused with them. */
+    CHECK_STR(errors_of("{\"uniqueItems\": true}", "[1, \"1\", [1], {\"1\": 1}, \"[1]\"]"), "ok");
+    CHECK_STR(errors_of("{\"uniqueItems\": true}",
+                        "[{\"a\": [1.0, {\"b\": null}]}, {\"a\": [1, {\"b\": null}]}]"),
+              "/1: duplicates item 0");
+    CHECK_STR(errors_of("{\"uniqueItems\": true}", "[0.5, 0.25, 0.5]"), "/2: duplicates item 0");
+}
+
 static void test_schema_check(void)
 {
     CHECK_STR(check_of("{}"), "ok");
@@ -349,6 +377,7 @@ int main(void)
     test_numbers();
     test_formats();
     test_many_errors_are_bounded();
+    test_unique_items_scale();
     test_schema_check();
     schema_free_cache();
     return unit_finish();
