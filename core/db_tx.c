@@ -16,7 +16,10 @@
  *    PostgreSQL has rolled it back.
  *  - After commit or rollback the callback (if any) gets tx NULL. A COMMIT of a
  *    transaction an earlier error aborted is reported as -COOP_EDB, SQLSTATE
- *    25P02, because nothing was written.
+ *    25P02, because nothing was written. A COMMIT whose connection was lost
+ *    (-COOP_EUNAVAILABLE) has an unknown outcome, as with any database: the
+ *    server may have committed before the link broke. Writes that must not
+ *    happen twice carry their own key (e.g. an Idempotency-Key) to retry safely.
  */
 #include <stdlib.h>
 #include <string.h>
