@@ -3,6 +3,7 @@
 method (numbers calculated by hand in the comments), early close stored once, the timer close,
 a restart while proposals are open, and two nodes closing the same proposal."""
 
+import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -210,6 +211,28 @@ class TestBallots(VotingCase):
                          token=self.operator_token)
         self.assertProblem(resp, 403)
         self.vote(proposal, self.voter, body)
+
+    def test_concurrent_ballots(self):
+        # 12 members, each voting twice, all at once: every ballot is chained exactly once, in
+        # one order, and each member's last ballot is the one counted.
+        voters = [self.make_member(name=f"Concurrent {i}") for i in range(12)]
+        proposal = self.create(ranked())
+
+        def cast(member):
+            return self.http("POST", f"{BASE}/{proposal['id']}/ballots", {"ranking": [["c"]]},
+                             token=member.token)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            responses = list(pool.map(cast, voters * 2))
+        self.assertEqual([r.status for r in responses], [201] * 24, [r.body for r in responses])
+        self.assertEqual(sorted(r.body["seq"] for r in responses), list(range(1, 25)))
+        replaced = sorted(r.body["replaces"] for r in responses if r.body["replaces"])
+        self.assertEqual(len(replaced), 12)
+        status, _, chain = self.http("GET", f"{BASE}/{proposal['id']}/ballots/verify",
+                                     token=self.operator_token)
+        self.assertEqual((chain["ballots"], chain["intact"]), (24, True))
+        result = self.close(proposal)
+        self.assertEqual((result["ballots"], result["winners"]), (12, ["c"]))
 
     def test_not_open(self):
         later = self.create(ranked(opens_at=at(3600), closes_at=at(7200)))
