@@ -15,7 +15,8 @@
  *     because json_integer_value() of a real is 0.
  *   - pattern is a POSIX extended regular expression (regcomp(3) REG_EXTENDED), not
  *     ECMA-262: use [0-9] rather than \d, and no lookarounds. Like JSON Schema's it is
- *     unanchored; write ^...$ to match the whole string.
+ *     unanchored; write ^...$ to match the whole string. Back-references are refused,
+ *     since matching them can take exponential time on a hostile string.
  *   - any keyword outside the list is refused by schema_check(), so a typo such as
  *     "maxLenght" is found when the plugin loads instead of silently validating nothing.
  *
@@ -417,6 +418,14 @@ static int check_keyword(check_ctx *c, const char *key, const json_t *v)
     if (strcmp(key, "pattern") == 0) {
         if (!json_is_string(v))
             return check_fail(c, "must be a string");
+        /* glibc accepts back-references in EREs, and matching them can take
+         * exponential time on a hostile string: refuse them. */
+        for (const char *b = json_string_value(v); *b; b++) {
+            if (*b == '\\' && b[1] >= '1' && b[1] <= '9')
+                return check_fail(c, "back-references (\\%c) are not supported", b[1]);
+            if (*b == '\\' && b[1])
+                b++;
+        }
         pattern_entry *e = pattern_get(json_string_value(v));
         if (!e)
             return check_fail(c, "out of memory");

@@ -352,6 +352,9 @@ static void test_schema_check(void)
     CHECK_STR(check_of("{\"uniqueItems\": 1}"), "/uniqueItems: must be true or false");
     CHECK_STR(check_of("{\"pattern\": \"(\"}"),
               "/pattern: not a POSIX extended regular expression");
+    CHECK_STR(check_of("{\"pattern\": \"^(a+)\\\\1$\"}"),
+              "/pattern: back-references (\\1) are not supported");
+    CHECK_STR(check_of("{\"pattern\": \"^a\\\\\\\\1$\"}"), "ok"); /* an escaped backslash, then 1 */
     CHECK_STR(check_of("{\"enum\": []}"), "/enum: must be a non-empty array");
     CHECK_STR(check_of("{\"minimum\": \"1\"}"), "/minimum: must be a number");
     CHECK_STR(check_of("{\"format\": \"email\"}"),
