@@ -163,6 +163,12 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
                 format_decimal(length, bytes);
                 evhttp_add_header(headers, "Content-Length", length);
             }
+            /* HEAD is answered as GET without the body, which libevent 2.1
+             * would otherwise send; Content-Length still tells its size. */
+            if (req->command == EVHTTP_REQ_HEAD) {
+                evbuffer_drain(out, bytes);
+                bytes = 0;
+            }
             if (http_draining())
                 evhttp_add_header(headers, "Connection", "close");
         }

@@ -247,6 +247,25 @@ class HttpErrorsTest(coophelper.CoopTestCase):
         self.assertEqual(self.http("GET", "/v1/hello/ping", token=self.operator_token).status,
                          200)
 
+    def test_head_is_get_without_body(self):
+        # Pipelined on one connection: a body after a HEAD answer would be read as the start of
+        # the next answer.
+        with socket.create_connection(("127.0.0.1", self.coop.port),
+                                      timeout=coophelper.time_limit(10)) as s:
+            s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                      b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            data = b""
+            while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, get = data.split(b"HTTP/1.1 ")[1:]
+        self.assertTrue(head.startswith(b"200 "), data)
+        self.assertIn(b"Content-Length: 15\r\n", head)
+        self.assertTrue(head.endswith(b"\r\n\r\n"), data)  # no body
+        self.assertTrue(get.endswith(b'\r\n\r\n{"status":"ok"}'), data)
+
     # -- built-in routes
 
     def test_builtin_routes(self):

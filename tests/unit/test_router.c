@@ -1,10 +1,13 @@
 /*
  * The route table: matching by segments, path parameters, percent-decoding,
  * the strict trailing-slash policy, and the 404 / 405 + Allow decisions.
+ * Also the reply side the router's decisions lead to (problem+json building,
+ * exactly one reply per request), which needs no socket to test.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_internal.h"
 #include "router_internal.h"
 #include "unit.h"
 
@@ -250,6 +253,81 @@ static void test_method_names(void)
     CHECK_INT(router_method_index(0), -1);
 }
 
+static void test_problem_json(void)
+{
+    json_t *p = problem_complete(NULL, 404, "abc123");
+    CHECK_STR(json_string_value(json_object_get(p, "type")), "about:blank");
+    CHECK_STR(json_string_value(json_object_get(p, "title")), "Not Found");
+    CHECK_INT(json_integer_value(json_object_get(p, "status")), 404);
+    CHECK_STR(json_string_value(json_object_get(p, "instance")), "abc123");
+    json_decref(p);
+
+    /* What the caller set stays, except a status that contradicts the HTTP one. */
+    p = problem_complete(json_pack("{s:s, s:s, s:i, s:s, s:[]}", "type", "https://coop/x", "title",
+                                   "Custom", "status", 200, "instance", "mine", "errors"),
+                         422, "abc123");
+    CHECK_STR(json_string_value(json_object_get(p, "type")), "https://coop/x");
+    CHECK_STR(json_string_value(json_object_get(p, "title")), "Custom");
+    CHECK_INT(json_integer_value(json_object_get(p, "status")), 422);
+    CHECK_STR(json_string_value(json_object_get(p, "instance")), "mine");
+    CHECK(json_is_array(json_object_get(p, "errors")));
+    json_decref(p);
+
+    /* Not an object: replaced by one (and the old value released). */
+    p = problem_complete(json_array(), 500, NULL);
+    CHECK(json_is_object(p));
+    CHECK(json_object_get(p, "instance") == NULL);
+    CHECK_STR(json_string_value(json_object_get(p, "title")), "Internal Server Error");
+    json_decref(p);
+
+    CHECK_STR(http_status_title(413), "Content Too Large");
+    CHECK_STR(http_status_title(422), "Unprocessable Content");
+    CHECK_STR(http_status_title(599), "Error");
+}
+
+/* Requests without a connection (as after the client left): the reply logic
+ * runs in full, nothing is sent. */
+static void test_exactly_one_reply(void)
+{
+    coop_request *req = request_acquire(NULL);
+    strcpy(req->id, "unit-1");
+    CHECK_INT(requests_in_flight(), 1);
+    CHECK(host_request_param(req, "id") == NULL);
+    CHECK(host_request_query(req, "x") == NULL);
+    CHECK(host_request_header(req, "Host") == NULL);
+    CHECK_INT(host_request_caller(req)->role, 0);
+    CHECK_STR(host_request_id(req), "unit-1");
+
+    CHECK_INT(host_reply_header(req, "X-Custom", "ok"), 0);
+    CHECK_INT(host_reply_header(req, "X-Bad", "a\r\nInjected: yes"), -COOP_EINVAL);
+    CHECK_INT(host_reply_header(req, "Bad Name", "v"), -COOP_EINVAL);
+    CHECK_INT(host_reply_header(req, "content-length", "5"), -COOP_EINVAL);
+    CHECK_INT(host_reply_header(req, "X-Request-Id", "spoof"), -COOP_EINVAL);
+
+    host_reply_json(req, 200, json_object());
+    CHECK_INT(requests_in_flight(), 0);
+    /* The request went back to the pool still marked answered: a late second
+     * reply is logged and ignored, and its body released (ASan checks). */
+    host_reply_json(req, 500, json_object());
+    host_reply_problem(req, 500, json_object());
+    CHECK_INT(requests_in_flight(), 0);
+    CHECK_INT(host_reply_header(req, "X-Late", "v"), -COOP_EINVAL);
+
+    /* Inside coopd's own call the release waits until the call returns, so a
+     * handler that replies twice in a row hits its own request. */
+    req = request_acquire(NULL);
+    strcpy(req->id, "unit-2");
+    request_dispatch_enter(req);
+    host_reply_problem(req, 404, NULL);
+    CHECK(req->replied);
+    CHECK_INT(requests_in_flight(), 1);
+    host_reply_json(req, 200, json_object());
+    request_dispatch_leave(req);
+    CHECK_INT(requests_in_flight(), 0);
+
+    requests_pool_free();
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -259,5 +337,7 @@ int main(int argc, char **argv)
     test_not_found_and_method();
     test_percent_decoding();
     test_method_names();
+    test_problem_json();
+    test_exactly_one_reply();
     return unit_finish();
 }
