@@ -141,6 +141,7 @@ coop demo is running.
   try:             curl -H 'Authorization: Bearer $token' $url/v1/plugins
   coopd log:       $log
   database:        PGHOST=$PGHOST PGPORT=$PGPORT psql coop
+  Debian's elections:  scripts/load_debian_tally.py --url $url --token $token
 
 Press Ctrl-C to stop coopd and the database (or run scripts/demo.sh stop from another shell).
 EOF
