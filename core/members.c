@@ -257,7 +257,10 @@ static void reply_bad_parameter(coop_request *req, const char *name, const char 
 
 /* ?status= keeps the members with that status; ?at= (an RFC 3339 date or
  * date-time) gives each member's status in force then, as coop.member_status_at
- * does, and leaves out those whose first status takes effect later. */
+ * does, and leaves out those whose first status takes effect later. Pages:
+ * ?limit=N (at most MEMBERS_LIST_LIMIT_MAX) and ?after=<the last id seen>;
+ * without limit every member comes in one answer. */
+#define MEMBERS_LIST_LIMIT_MAX 10000
 static void members_list(coop_request *req, void *arg)
 {
     (void)arg;
@@ -279,6 +282,17 @@ static void members_list(coop_request *req, void *arg)
             return;
         }
     }
+    const char *after = coop_request_query(req, "after");
+    const char *limit = coop_request_query(req, "limit");
+    if (after && strcmp(after, "0") != 0 && identity_parse_id(after) == 0) {
+        reply_bad_parameter(req, "after", "must be a member id (a whole number >= 0)");
+        return;
+    }
+    int64_t limit_value = identity_parse_id(limit);
+    if (limit && (limit_value == 0 || limit_value > MEMBERS_LIST_LIMIT_MAX)) {
+        reply_bad_parameter(req, "limit", "must be a whole number from 1 to 10000");
+        return;
+    }
     static const char sql[] =
         "SELECT m.id, m.name, m.email, coop.rfc3339(m.created_at) AS created_at, s.status,"
         " to_char(s.effective_date, 'YYYY-MM-DD') AS effective_date"
@@ -288,9 +302,10 @@ static void members_list(coop_request *req, void *arg)
         "   AND c.effective_date <= (coalesce($2::timestamptz, 'infinity') AT TIME ZONE "
         "'UTC')::date"
         "  ORDER BY c.effective_date DESC, c.id DESC LIMIT 1) s"
-        " WHERE $1::text IS NULL OR s.status = $1 ORDER BY m.id";
-    const char *params[] = {status, at};
-    if (coop_db_query(core_plugin(), sql, 2, params, members_listed, req) != 0)
+        " WHERE ($1::text IS NULL OR s.status = $1) AND m.id > coalesce($3::bigint, 0)"
+        " ORDER BY m.id LIMIT $4::bigint";
+    const char *params[] = {status, at, after, limit};
+    if (coop_db_query(core_plugin(), sql, 4, params, members_listed, req) != 0)
         identity_reply_not_queued(req);
 }
 

@@ -256,7 +256,25 @@ class TestMembers(coophelper.CoopTestCase):
                                token=self.operator_token).body["members"]
         self.assertEqual(",".join(str(x["id"]) for x in applicants), expected)
 
-        for query in ("status=boss", "at=yesterday", "at=2024-13-01"):
+        # Pages: limit and after, in id order, covering the whole list exactly once.
+        everyone = [x["id"] for x in
+                    self.http("GET", "/v1/members", token=self.operator_token).body["members"]]
+        paged, after = [], 0
+        while True:
+            page = self.http("GET", f"/v1/members?limit=2&after={after}",
+                             token=self.operator_token).body["members"]
+            self.assertLessEqual(len(page), 2)
+            if not page:
+                break
+            paged += [x["id"] for x in page]
+            after = page[-1]["id"]
+        self.assertEqual(paged, everyone)
+        page = self.http("GET", f"/v1/members?status=member&limit=1&after={a['id'] - 1}",
+                         token=self.operator_token).body["members"]
+        self.assertEqual([x["id"] for x in page], [a["id"]])
+
+        for query in ("status=boss", "at=yesterday", "at=2024-13-01", "limit=0", "limit=10001",
+                      "limit=x", "after=-1", "after=1.5"):
             with self.subTest(query=query):
                 resp = self.http("GET", f"/v1/members?{query}", token=self.operator_token)
                 self.assertProblem(resp, 400)
