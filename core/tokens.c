@@ -41,7 +41,7 @@ struct auth_waiter {
 /* One database lookup in flight, and the requests waiting on its answer. */
 struct auth_lookup {
     uint8_t digest[TOKEN_DIGEST_LEN];
-    uint64_t revocations_at_start;
+    uint64_t access_changes_at_start;
     struct auth_waiter *first, *last;
     struct auth_lookup *prev, *next;
 };
@@ -49,13 +49,13 @@ struct auth_lookup {
 static token_cache *cache;
 static struct auth_lookup *lookups;
 /* Counts revocations and status changes on this node: a lookup that raced one
- * is answered but not cached, so a token revoked meanwhile cannot come back
- * from the cache. */
-static uint64_t revocations;
+ * is answered but not cached, so neither a token revoked meanwhile comes back
+ * from the cache nor a re-admitted member's token stays refused. */
+static uint64_t access_changes;
 
 void identity_member_changed(int64_t member_id)
 {
-    revocations++;
+    access_changes++;
     if (cache) {
         token_cache_evict_member(cache, member_id);
         token_cache_forget_invalid(cache);
@@ -119,7 +119,7 @@ static void lookup_done(const coop_db_result *res, void *arg)
                      coop_db_error(res), coop_db_sqlstate(res));
     } else if (coop_db_nrows(res) == 0) {
         status = -COOP_ENOTFOUND;
-        if (cache)
+        if (cache && l->access_changes_at_start == access_changes)
             token_cache_put_invalid(cache, l->digest, token_cache_now());
     } else {
         caller.token_id = strtoll(coop_db_value(res, 0, 0), NULL, 10);
@@ -128,7 +128,7 @@ static void lookup_done(const coop_db_result *res, void *arg)
         caller.member_id = member ? strtoll(member, NULL, 10) : 0;
         if (caller.role == 0) { /* the table's CHECK makes this impossible */
             status = -COOP_ENOTFOUND;
-        } else if (cache && l->revocations_at_start == revocations) {
+        } else if (cache && l->access_changes_at_start == access_changes) {
             token_cache_put(cache, l->digest, &caller, token_cache_now());
         }
     }
@@ -173,8 +173,11 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
         return;
     }
 
+    /* Join a lookup of the same token, unless it started before a revocation or
+     * status change on this node: its answer may predate that. */
     for (struct auth_lookup *l = lookups; l; l = l->next) {
-        if (memcmp(l->digest, digest, TOKEN_DIGEST_LEN) == 0) {
+        if (l->access_changes_at_start == access_changes &&
+            memcmp(l->digest, digest, TOKEN_DIGEST_LEN) == 0) {
             if (waiter_add(l, cb, arg) != 0)
                 cb(-COOP_EUNAVAILABLE, NULL, arg);
             return;
@@ -188,7 +191,7 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
         return;
     }
     memcpy(l->digest, digest, TOKEN_DIGEST_LEN);
-    l->revocations_at_start = revocations;
+    l->access_changes_at_start = access_changes;
     char hex[TOKEN_DIGEST_HEX_LEN + 1];
     token_digest_hex(digest, hex);
     const char *params[] = {hex};
@@ -410,7 +413,7 @@ static void token_revoked(const coop_db_result *res, void *arg)
         return;
     }
     /* Committed: from now on this node refuses the token. */
-    revocations++;
+    access_changes++;
     if (cache)
         token_cache_evict_token(cache, strtoll(coop_db_value(res, 0, 0), NULL, 10));
     coop_reply_json(req, 204, NULL);
