@@ -4,8 +4,11 @@
  * Also the reply side the router's decisions lead to (problem+json building,
  * exactly one reply per request), which needs no socket to test.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "http_internal.h"
 #include "router_internal.h"
@@ -328,6 +331,61 @@ static void test_exactly_one_reply(void)
     requests_pool_free();
 }
 
+/* json_write_compact must give exactly jansson's compact output. */
+static void check_same_as_jansson(json_t *doc)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *want = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    CHECK_INT(json_write_compact(out, doc), 0);
+    size_t n = evbuffer_get_length(out);
+    char *got = calloc(1, n + 1);
+    evbuffer_remove(out, got, n);
+    CHECK_STR(got, want);
+    free(got);
+    free(want);
+    evbuffer_free(out);
+    json_decref(doc);
+}
+
+static void test_json_writer(void)
+{
+    check_same_as_jansson(json_pack("{s:s}", "message", "pong"));
+    check_same_as_jansson(json_object());
+    check_same_as_jansson(json_array());
+    check_same_as_jansson(json_null());
+    check_same_as_jansson(json_true());
+    check_same_as_jansson(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x97\xb3 \x7f"));
+    check_same_as_jansson(json_string("quote\" backslash\\ slash/ \b\f\n\r\t \x01\x1f"));
+    check_same_as_jansson(json_stringn("nul\0inside", 11));
+    check_same_as_jansson(json_integer(0));
+    check_same_as_jansson(json_integer(-1));
+    check_same_as_jansson(json_integer(INT64_MAX));
+    check_same_as_jansson(json_integer(INT64_MIN));
+    check_same_as_jansson(json_real(0.1));
+    check_same_as_jansson(json_real(-2.5e-300));
+    check_same_as_jansson(json_real(3.0));
+    check_same_as_jansson(json_pack("{s:[i,s,{s:n,s:b,s:[]}],s:{},s:f,s:s}", "a", 1, "x", "z",
+                                    "t", 1, "e", "o", "r", 1.5, "key\twith tab", "v"));
+    /* Large enough to leave the stack buffer. */
+    json_t *big = json_array();
+    for (int i = 0; i < 2000; i++)
+        json_array_append_new(big, json_pack("{s:i,s:s}", "id", i, "name", "member name"));
+    check_same_as_jansson(big);
+
+    /* A container that contains itself is refused, not followed forever. */
+    json_t *loop = json_array();
+    json_t *inner = json_array();
+    json_array_append(loop, inner);
+    json_array_append(inner, loop);
+    struct evbuffer *out = evbuffer_new();
+    CHECK_INT(json_write_compact(out, loop), -1);
+    CHECK_INT(json_write_compact(out, NULL), -1);
+    evbuffer_free(out);
+    json_array_clear(inner); /* break the cycle so both are freed */
+    json_decref(inner);
+    json_decref(loop);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -339,5 +397,6 @@ int main(int argc, char **argv)
     test_method_names();
     test_problem_json();
     test_exactly_one_reply();
+    test_json_writer();
     return unit_finish();
 }
