@@ -171,6 +171,19 @@ class TestMembers(coophelper.CoopTestCase):
                 self.assertIn(status, problem["errors"][0]["message"])
                 self.assertEqual(self.counts(), before)
 
+    def test_concurrent_changes_are_checked_in_turn(self):
+        """Racing changes of one member: the row lock lets exactly one of each pair through."""
+        for round_ in range(5):
+            m = self.new_member(f"Race {round_}", status="member", effective_date="2024-01-01")
+            bodies = [{"status": "resigned", "effective_date": "2024-06-01"},
+                      {"status": "excluded", "effective_date": "2024-06-01"}] * 4
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                statuses = sorted(pool.map(lambda b: self.change(m["id"], b).status, bodies))
+            self.assertEqual(statuses, [201] + [409] * 7)
+            history = self.http("GET", f"/v1/members/{m['id']}",
+                                token=self.operator_token).body["history"]
+            self.assertEqual(len(history), 2)
+
     def test_effective_date_before_current_is_422(self):
         m = self.new_member("Early", status="member", effective_date="2024-05-10")
         before = self.counts()
