@@ -116,7 +116,18 @@ int host_db_is_null(const coop_db_result *res, int row, int col)
 
 int64_t host_db_affected(const coop_db_result *res)
 {
-    const PGresult *pg = rows_of(res);
-    const char *tuples = pg ? PQcmdTuples((PGresult *)pg) : "";
-    return tuples[0] ? strtoll(tuples, NULL, 10) : 0;
+    PGresult *pg = (PGresult *)rows_of(res);
+    if (!pg)
+        return 0;
+    /* PQcmdTuples also counts the rows of a SELECT; the SDK promises a count
+     * of changed rows only, so look at the command first. */
+    const char *command = PQcmdStatus(pg);
+    static const char *const writes[] = {"INSERT ", "UPDATE ", "DELETE ", "MERGE "};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        if (strncmp(command, writes[i], strlen(writes[i])) == 0) {
+            const char *tuples = PQcmdTuples(pg);
+            return tuples[0] ? strtoll(tuples, NULL, 10) : 0;
+        }
+    }
+    return 0;
 }

@@ -74,7 +74,8 @@ struct outcome {
     char sqlstate[8], value[128], error[256];
     int nrows, ncols, col, is_null, value_is_null;
     long long affected, started;
-    int order; /* when it completed, among all outcomes */
+    int bounds_ok; /* out-of-range reads answered NULL / 0 */
+    int order;     /* when it completed, among all outcomes */
 };
 static int completions;
 static int inside_call; /* set around host_db_query: a callback must never see it */
@@ -98,6 +99,9 @@ static void record(struct outcome *o, const coop_db_result *res)
     snprintf(o->value, sizeof o->value, "%s", v ? v : "");
     o->is_null = host_db_is_null(res, 0, 0);
     o->affected = host_db_affected(res);
+    o->bounds_ok = !host_db_value(res, o->nrows, 0) && !host_db_value(res, 0, o->ncols) &&
+                   !host_db_value(res, -1, 0) && !host_db_value(res, 0, -1) &&
+                   !host_db_is_null(res, o->nrows, 0) && host_db_column(res, "nope") == -1;
     int started = host_db_column(res, "started");
     o->started = started < 0 ? 0 : atoll(host_db_value(res, 0, started));
 }
@@ -128,7 +132,11 @@ static void test_queries(void)
     CHECK_INT(o.nrows, 1);
     CHECK_INT(o.ncols, 2);
     CHECK_INT(o.col, 0);
+    CHECK_INT(o.bounds_ok, 1);
     CHECK_INT(host_db_column(NULL, "v"), -1);
+    CHECK(host_db_value(NULL, 0, 0) == NULL);
+    CHECK_INT(host_db_nrows(NULL), 0);
+    CHECK_STR(host_db_sqlstate(NULL), "");
 
     CHECK_INT(query(NULL, "SELECT NULL::int AS v", 0, NULL, &o), 0);
     CHECK(run_until(&o.done, 10));
@@ -141,6 +149,7 @@ static void test_queries(void)
     CHECK(run_until(&o.done, 10));
     CHECK_INT(o.status, -COOP_EDB);
     CHECK_STR(o.sqlstate, "42P01");
+    CHECK_INT(o.bounds_ok, 1);
     CHECK(strstr(o.error, "no_such_table") != NULL);
     CHECK_INT(o.nrows, 0);
 
@@ -167,6 +176,15 @@ static void test_queries(void)
               0);
     CHECK(run_until(&o.done, 10));
     CHECK_INT(o.affected, 3);
+    CHECK_INT(query(&unit_plugin, "UPDATE items SET label = 'y' WHERE id >= 2", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.affected, 2);
+    /* A SELECT changes nothing, whatever libpq's row count says. */
+    CHECK_INT(query(&unit_plugin, "SELECT id AS v FROM items ORDER BY id", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.nrows, 3);
+    CHECK_INT(o.affected, 0);
+    CHECK_STR(o.value, "1");
     CHECK_INT(sync_callbacks, 0);
 }
 
