@@ -390,13 +390,14 @@ class TestTimers(VotingCase):
         cls.voter = cls.coop.make_member(cls.operator_token, name="Voter")
 
     def test_timer_closes_on_time(self):
-        proposal = self.create(ranked(closes_at=at(2)))
+        proposal = self.create(ranked(closes_at=at(coophelper.time_limit(2))))
         self.vote(proposal, self.voter, {"ranking": [["b"]]})
         result = self.wait_result(proposal, 15)
         self.assertEqual((result["closed_by"], result["winners"]), ("timer", ["b"]))
 
     def test_scheduled_opening(self):
-        proposal = self.create(ranked(opens_at=at(1.5), closes_at=at(4)))
+        proposal = self.create(ranked(opens_at=at(1.5),
+                                      closes_at=at(1.5 + coophelper.time_limit(3))))
         self.assertProblem(self.vote(proposal, self.voter, {"ranking": []}, expect=409), 409)
         deadline = time.monotonic() + coophelper.time_limit(10)
         while time.monotonic() < deadline:
@@ -410,8 +411,9 @@ class TestTimers(VotingCase):
 
     def test_restart_while_open(self):
         # A closes while coopd is down; B is still open after the restart.
+        # (Times stretch for sanitizer builds, so that B is surely still open after the restart.)
         overdue = self.create(ranked(title="A", closes_at=at(2)))
-        still_open = self.create(ranked(title="B", closes_at=at(8)))
+        still_open = self.create(ranked(title="B", closes_at=at(coophelper.time_limit(10))))
         self.vote(overdue, self.voter, {"ranking": [["a"]]})
         self.coop.stop()
         time.sleep(3)
@@ -419,6 +421,8 @@ class TestTimers(VotingCase):
         result = self.wait_result(overdue, 10)
         self.assertEqual((result["closed_by"], result["winners"]), ("timer", ["a"]))
         self.vote(still_open, self.voter, {"ranking": [["c"]]})
+        got = self.http("GET", f"{BASE}/{still_open['id']}", token=self.operator_token).body
+        self.assertEqual(got["status"], "open")
         result = self.wait_result(still_open, 20)
         self.assertEqual((result["closed_by"], result["winners"]), ("timer", ["c"]))
 
@@ -426,7 +430,7 @@ class TestTimers(VotingCase):
         second = coophelper.Coopd(self.cluster, self.dbname, plugins=self.plugins)
         try:
             second.start()
-            proposal = self.create(ranked(closes_at=at(3)))
+            proposal = self.create(ranked(closes_at=at(coophelper.time_limit(3))))
             resp = second.http("POST", f"{BASE}/{proposal['id']}/ballots", {"ranking": [["a"]]},
                                token=self.voter.token)
             self.assertEqual(resp.status, 201, resp.body)

@@ -57,7 +57,8 @@ class TestVotingDatabaseDown(unittest.TestCase):
     def test_close_waits_for_the_database(self):
         member = self.coop.make_member(self.operator_token, name="Voter")
         resp = self.coop.http("POST", "/v1/voting/proposals", {
-            "title": "Outage", "method": "ranked", "closes_at": at(3),
+            "title": "Outage", "method": "ranked",
+            "closes_at": at(coophelper.time_limit(3)),
             "options": [{"key": "a", "label": "A"}, {"key": "b", "label": "B"}]},
             token=self.operator_token)
         self.assertEqual(resp.status, 201, resp.body)
