@@ -308,7 +308,13 @@ static void conn_close(struct db_conn *c)
     if (c->state == CONN_READY)
         pool.connected--;
     c->state = CONN_DOWN;
-    if (pool.connected == 0)
+    /* Down (fail fast) only once no connection is up or still on its way:
+     * at start-up one refused connection must not fail the statements that
+     * its siblings, a moment from ready, would have served. */
+    int connecting = 0;
+    for (int i = 0; i < pool.size; i++)
+        connecting += pool.conns[i].state == CONN_CONNECTING;
+    if (pool.connected == 0 && connecting == 0)
         pool.down = 1;
 }
 
