@@ -7,6 +7,9 @@ letting requests wait), /readyz says 503 while /healthz stays 200, and once the 
 coopd answers 200 again by itself, without a restart, and stops cleanly at the end.
 """
 
+import shutil
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -164,6 +167,45 @@ class TestDatabaseDown(unittest.TestCase):
                          body={"name": "Written after the outage"})
         self.assertEqual(resp.status, 201, resp.body)
         self.assert_alive()
+
+
+class TestStartWithoutDatabase(unittest.TestCase):
+    """No server where the configuration points: coopd refuses to start (exit 2, one line naming
+    the database), and so does --create-operator-token; neither hangs nor crashes."""
+
+    def setUp(self):
+        # A socket folder with nothing listening in it: the connection is refused at once.
+        self.nowhere = tempfile.mkdtemp(prefix="coop-nopg-")
+        self.cluster = coophelper.Cluster(self.nowhere, coophelper.free_port())
+        self.coop = coophelper.Coopd(self.cluster, "coop", plugins={"hello": {}})
+        self.coop.config["listen"] = f"127.0.0.1:{coophelper.free_port()}"
+        self.coop.write_config()
+
+    def tearDown(self):
+        shutil.rmtree(self.nowhere, ignore_errors=True)
+        shutil.rmtree(self.coop.workdir, ignore_errors=True)
+
+    def refused(self, *args):
+        proc = subprocess.run([coophelper.coopd_path(), *args, self.coop.config_path],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=self.coop.env(),
+                              timeout=coophelper.time_limit(30))
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("coopd: ")]
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertRegex(lines[0], r"^coopd: database: cannot connect: .*\S", proc.stderr)
+        self.assertNotIn("listening on", proc.stderr)
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, proc.stderr)
+        return lines[0]
+
+    def test_start_refused(self):
+        line = self.refused()
+        self.assertIn(self.nowhere, line, "the line says where it tried")
+
+    def test_create_operator_token_refused(self):
+        self.refused("--create-operator-token")
 
 
 if __name__ == "__main__":
