@@ -1,11 +1,12 @@
 """`coopd --check CONFIG`: a good configuration passes; every bad one is refused with exit status 2
 and exactly one line on stderr, `coopd: <culprit>: <reason>`, naming what is wrong.
 
-(Plugin ABI, missing dependency and dependency cycle cases are in test_plugin_loading.py.)
+(Plugin ABI, missing dependency and dependency cycle cases are in test_startup_errors.py.)
 """
 
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -135,6 +136,35 @@ class CheckTest(unittest.TestCase):
 
     def test_unknown_plugin_setting(self):
         self.assertRefused(good_config(hello={"greting": "moin"}), "hello", "/greting")
+
+
+class StartWithBadConfigTest(unittest.TestCase):
+    """Running coopd, and creating an operator token, refuse a bad configuration the same way
+    --check does, before they touch the database."""
+
+    def run_coopd(self, *args):
+        workdir = tempfile.mkdtemp(prefix="coop-check-")
+        self.addCleanup(shutil.rmtree, workdir, ignore_errors=True)
+        config = good_config()
+        config["listne"] = "127.0.0.1:0"
+        path = coophelper.write_json(os.path.join(workdir, "bad.json"), config)
+        env = dict(os.environ, PGHOST="/nonexistent-coop-socket-dir", PGPORT="1")
+        proc = subprocess.run([coophelper.coopd_path(), *args, path], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=coophelper.time_limit(30))
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        lines = proc.stderr.splitlines()
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertTrue(lines[0].startswith("coopd: "), lines[0])
+        self.assertIn("/listne", lines[0])
+        self.assertEqual(proc.stdout, "")
+
+    def test_run(self):
+        self.run_coopd()
+
+    def test_create_operator_token(self):
+        self.run_coopd("--create-operator-token")
 
 
 if __name__ == "__main__":
