@@ -73,8 +73,9 @@ as_owner() {
     fi
 }
 
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd -P)
+# Only start creates DIR; the other commands find nothing to do in a folder that is not there.
+[ "$command" = start ] && mkdir -p "$dir"
+[ -d "$dir" ] && dir=$(cd "$dir" && pwd -P)
 data=$dir/data
 log=$dir/server.log
 
