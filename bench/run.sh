@@ -9,7 +9,10 @@
 #   A  bench_baseline_server: a bare evhttp server answering GET /v1/hello/ping with fixed JSON;
 #   B  coopd with the hello plugin: router, bearer token check, plugin handler, JSON reply, access
 #      log and metrics, on GET /v1/hello/ping.
-# It prints each round's rates, the median of each, and the ratio B/A (the target is >= 0.9).
+# It prints each round's rates and ratio B/A, and the median ratio (the target is >= 0.9).
+# Then, when valgrind is installed, it counts the instructions each server executes per request
+# under callgrind (user space only; the kernel's share is the same for both): a figure that does
+# not move with the machine's load. Set BENCH_CALLGRIND=0 to skip that part.
 set -euo pipefail
 
 seconds=${1:-5}
@@ -85,20 +88,60 @@ measure "http://127.0.0.1:$coop_port/v1/hello/ping" >/dev/null
 
 base_rates=()
 coop_rates=()
+ratios=()
 for round in $(seq "$rounds"); do
     b=$(measure "http://127.0.0.1:$base_port/v1/hello/ping")
     c=$(measure "http://127.0.0.1:$coop_port/v1/hello/ping")
+    r=$(awk -v a="$c" -v b="$b" 'BEGIN {print a / b}')
     base_rates+=("$b")
     coop_rates+=("$c")
-    printf 'round %d: baseline %10.0f req/s   coopd %10.0f req/s   ratio %.3f\n' \
-        "$round" "$b" "$c" "$(awk -v a="$c" -v b="$b" 'BEGIN {print a / b}')"
+    ratios+=("$r")
+    printf 'round %d: baseline %8.0f req/s   coopd %8.0f req/s   ratio %.3f\n' "$round" "$b" "$c" "$r"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-mb=$(median "${base_rates[@]}")
-mc=$(median "${coop_rates[@]}")
 printf '\nwrk -t1 -c%d -d%ss, %d rounds, %s, %d cores\n' "$connections" "$seconds" "$rounds" \
     "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)"
-printf 'median baseline (bare evhttp): %.0f req/s\n' "$mb"
-printf 'median coopd GET /v1/hello/ping: %.0f req/s\n' "$mc"
-printf 'ratio coopd/baseline: %.3f (target >= 0.9)\n' "$(awk -v a="$mc" -v b="$mb" 'BEGIN {print a / b}')"
+printf 'median baseline (bare evhttp):   %.0f req/s\n' "$(median "${base_rates[@]}")"
+printf 'median coopd GET /v1/hello/ping: %.0f req/s\n' "$(median "${coop_rates[@]}")"
+printf 'median ratio coopd/baseline:     %.3f (target >= 0.9)\n' "$(median "${ratios[@]}")"
+
+[ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null || exit 0
+
+# Instructions per request: two runs with N1 and N2 requests; the difference divided by N2 - N1
+# cancels start-up and shutdown.
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+n1=500
+n2=2500
+instructions() { # LABEL PORT N COMMAND...
+    local label=$1 port=$2 n=$3
+    shift 3
+    local out=$work/callgrind.$label.$n
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$@" 2>"$work/valgrind.$label.log" &
+    local pid=$!
+    for _ in $(seq 300); do
+        curl -fsS -o /dev/null -H "Authorization: Bearer $token" \
+            "http://127.0.0.1:$port/v1/hello/ping" 2>/dev/null && break
+        sleep 0.1
+    done
+    python3 bench/http_client.py "http://127.0.0.1:$port/v1/hello/ping" "$n" "$token"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+per_request() { # LABEL PORT COMMAND...
+    local label=$1 port=$2
+    shift 2
+    local a b
+    a=$(instructions "$label" "$port" "$n1" "$@")
+    b=$(instructions "$label" "$port" "$n2" "$@")
+    awk -v a="$a" -v b="$b" -v n1="$n1" -v n2="$n2" 'BEGIN {printf "%.0f", (b - a) / (n2 - n1)}'
+}
+ib=$(per_request base "$base_port" "$build/bench/bench_baseline_server" "$base_port")
+ic=$(per_request coopd "$coop_port" "$build/core/coopd" "$work/bench.json")
+printf '\ncallgrind, user-space instructions per request (one keep-alive connection, %d vs %d requests):\n' "$n2" "$n1"
+printf 'baseline (bare evhttp):   %s\n' "$ib"
+printf 'coopd GET /v1/hello/ping: %s\n' "$ic"
+printf 'ratio baseline/coopd:     %.3f\n' "$(awk -v a="$ib" -v b="$ic" 'BEGIN {print a / b}')"
