@@ -17,9 +17,8 @@
  * connection remembers the schema its search_path names and only sends
  * `SET search_path` when a statement of another owner comes along (a session
  * setting made outside any transaction, so a later ROLLBACK cannot undo it).
- * A plugin that changes search_path itself defeats this; docs/sdk.md says not to.
+ * A plugin that changes search_path itself defeats this, so it must not.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,7 +84,7 @@ static struct {
     struct db_conn *conns;
     int size;
     int connected;
-    int down;     /* no connection is up and an attempt failed: fail fast */
+    int down;     /* none is up or connecting, and an attempt failed: fail fast */
     int stopping; /* db_pool_stop runs: everything fails with -COOP_ECANCELLED */
     struct db_stmt *queue_head, *queue_tail;
     int queued;
