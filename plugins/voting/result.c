@@ -6,7 +6,9 @@
  *   options          [{key, label}] as in the proposal
  *   winners          [key...]: the first tier (yesno: ["yes"] passed, ["no"] rejected);
  *                    empty when the quorum failed or nothing won
- *   yesno:           threshold, yes, no, abstain
+ *   yesno:           threshold, yes, no, abstain, percent_of_ballots {yes, no, abstain}
+ *                    (whole percent adding up to 100 by the largest remainder; all 0 without
+ *                    ballots)
  *   approval:        approvals {key: n}, order [[key...]...] (tiers, best first)
  *   ranked:          order, pairwise {a: {b: ballots preferring a to b}},
  *                    strongest_paths {a: {b: strength of the strongest path a->b}}
@@ -69,6 +71,15 @@ json_t *result_json(const json_t *proposal, const struct tally_result *r)
         json_object_set_new(doc, "yes", json_integer((json_int_t)r->yes));
         json_object_set_new(doc, "no", json_integer((json_int_t)r->no));
         json_object_set_new(doc, "abstain", json_integer((json_int_t)r->abstain));
+        {
+            /* Shares of the ballots cast, adding up to exactly 100 (largest remainder). */
+            const uint64_t counts[] = {r->yes, r->no, r->abstain};
+            unsigned percent[3];
+            tally_percentages(counts, 3, percent);
+            json_object_set_new(doc, "percent_of_ballots",
+                                json_pack("{s:i, s:i, s:i}", "yes", (int)percent[0], "no",
+                                          (int)percent[1], "abstain", (int)percent[2]));
+        }
         if (r->outcome == TALLY_OUTCOME_PASSED)
             json_array_append_new(winners, json_string("yes"));
         else if (r->outcome == TALLY_OUTCOME_REJECTED)

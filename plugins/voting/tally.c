@@ -126,6 +126,35 @@ bool tally_yes_passes(uint64_t yes, uint64_t no, enum tally_threshold threshold)
     return yes * den > num * (yes + no);
 }
 
+void tally_percentages(const uint64_t *counts, size_t n, unsigned *percent)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += counts[i];
+    unsigned given = 0;
+    for (size_t i = 0; i < n; i++) {
+        percent[i] = total ? (unsigned)(counts[i] * 100 / total) : 0;
+        given += percent[i];
+    }
+    if (total == 0)
+        return;
+    /* At most n - 1 points are missing (each floor loses less than one). */
+    bool bumped[TALLY_MAX_OPTIONS] = {false};
+    for (; given < 100; given++) {
+        size_t best = n;
+        for (size_t i = 0; i < n && i < TALLY_MAX_OPTIONS; i++) {
+            if (bumped[i])
+                continue;
+            if (best == n || counts[i] * 100 % total > counts[best] * 100 % total)
+                best = i;
+        }
+        if (best == n)
+            break;
+        bumped[best] = true;
+        percent[best]++;
+    }
+}
+
 bool tally_quorum_met(uint64_t ballots, const struct tally_rules *rules)
 {
     if (rules->quorum_percent > 0 && ballots == 0)

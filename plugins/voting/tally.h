@@ -143,6 +143,13 @@ const char *tally_threshold_name(enum tally_threshold threshold);
 int tally_method_parse(const char *name, enum tally_method *out);
 int tally_threshold_parse(const char *name, enum tally_threshold *out);
 
+/* Whole percentages of counts[0..n) that add up to exactly 100, by the largest remainder method
+ * (DESIGN.md: shares are rounded so that they add up): every share gets its floor, then the
+ * points still missing go one each to the largest remainders; equal remainders favour the lower
+ * index, so the answer is deterministic. percent (n entries, caller's) is all zero when the counts
+ * sum to zero. */
+void tally_percentages(const uint64_t *counts, size_t n, unsigned *percent);
+
 /* True when yes exceeds the threshold fraction of yes + no (strictly). Exposed for tests. */
 bool tally_yes_passes(uint64_t yes, uint64_t no, enum tally_threshold threshold);
 

@@ -317,6 +317,7 @@ class TestResults(VotingCase):
                     self.vote(proposal, member, {"choice": choice})
                 result = self.close(proposal)
                 self.assertEqual((result["yes"], result["no"], result["abstain"]), (2, 1, 1))
+                self.assertEqual(result["percent_of_ballots"], {"yes": 50, "no": 25, "abstain": 25})
                 self.assertEqual((result["quorum_met"], result["outcome"]), (True, outcome))
                 self.assertEqual(result["winners"], ["yes" if outcome == "passed" else "no"])
 
@@ -330,6 +331,7 @@ class TestResults(VotingCase):
         result = self.close(proposal)
         self.assertEqual((result["outcome"], result["quorum_met"]), ("failed_quorum", False))
         self.assertEqual((result["yes"], result["no"], result["ballots"]), (1, 1, 2))
+        self.assertEqual(result["percent_of_ballots"], {"yes": 50, "no": 50, "abstain": 0})
         self.assertEqual(result["winners"], [])
 
     def test_approval_tie(self):

@@ -147,6 +147,33 @@ static void test_yesno(void)
     tally_result_free(&r);
 }
 
+static void test_percentages(void)
+{
+    /* Largest remainder, whole percent:
+     * 1,1,1: 33.33 each, floors 99, the one missing point to the first (equal remainders).
+     * 2,1,0: 66.67, 33.33, 0: floors 66 + 33 = 99, the point to the larger remainder (.67).
+     * six ones: 16.67 each, floors 96, four points to the first four.
+     * 1,0,0: 100, 0, 0.  0,0,0: all zero (nothing to share). */
+    static const struct {
+        size_t n;
+        uint64_t counts[6];
+        unsigned want[6];
+    } cases[] = {
+        {3, {1, 1, 1}, {34, 33, 33}},
+        {3, {2, 1, 0}, {67, 33, 0}},
+        {6, {1, 1, 1, 1, 1, 1}, {17, 17, 17, 17, 16, 16}},
+        {3, {1, 0, 0}, {100, 0, 0}},
+        {3, {0, 0, 0}, {0, 0, 0}},
+        {3, {482, 339, 0}, {59, 41, 0}}, /* 58.71 + 41.29: floors 99, point to .71 */
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        unsigned got[6];
+        tally_percentages(cases[c].counts, cases[c].n, got);
+        for (size_t i = 0; i < cases[c].n; i++)
+            CHECK_EQ_U(got[i], cases[c].want[i], "percentage");
+    }
+}
+
 static void test_approval(void)
 {
     /* Options A B C; ballots {A,B}, {B}, {B,C}, {}: A 1, B 3, C 1.
@@ -780,6 +807,7 @@ int main(int argc, char **argv)
     }
 
     test_yesno();
+    test_percentages();
     test_approval();
     test_ranked_by_hand();
     test_condorcet_vectors(data_dir);
