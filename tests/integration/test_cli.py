@@ -113,6 +113,11 @@ class CheckTest(unittest.TestCase):
         config["listen"] = "127.0.0.1:http"
         self.assertRefused(config, "/listen")
 
+    def test_listen_bad_ipv4_address(self):
+        config = good_config()
+        config["listen"] = "300.1.2.3:8080"
+        self.assertRefused(config, "/listen")
+
     def test_listen_ipv6_without_brackets(self):
         config = good_config()
         config["listen"] = "::1:8080"
