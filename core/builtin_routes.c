@@ -19,6 +19,7 @@
 
 #include "db_internal.h"
 #include "http_internal.h"
+#include "identity_internal.h"
 #include "log_internal.h"
 #include "metrics_internal.h"
 #include "plugin_internal.h"
@@ -33,9 +34,10 @@ static size_t openapi_len;
 static char *plugins_text;
 static size_t plugins_len;
 
-/* The core's own API (built-ins and identity, see docs/operator.md). Request
- * bodies and path parameters are filled in from the registered routes when
- * the document is built, so the route's schema is the one source of truth. */
+/* The core's built-in routes. Identity documents its own routes
+ * (identity_openapi.c); both are merged when the document is built, and
+ * what a description leaves out (request body, path parameters, roles) is
+ * filled in from the registered routes. */
 static const char core_openapi_paths[] =
     "{"
     "\"/healthz\": {\"get\": {\"summary\": \"Liveness: 200 while the event loop runs\","
@@ -54,47 +56,7 @@ static const char core_openapi_paths[] =
     " \"responses\": {\"200\": {\"description\": \"OpenAPI 3.1 document\"}}}},"
     "\"/v1/plugins\": {\"get\": {\"summary\": \"Loaded plugins: versions, ABI, dependencies,"
     " services and routes\", \"tags\": [\"operations\"],"
-    " \"responses\": {\"200\": {\"description\": \"{\\\"plugins\\\": [...]}\"}}}},"
-    "\"/v1/members\": {"
-    " \"get\": {\"summary\": \"List members, optionally filtered by status or as of a time\","
-    "  \"tags\": [\"identity\"], \"parameters\": ["
-    "   {\"name\": \"status\", \"in\": \"query\", \"schema\": {\"enum\": [\"applicant\","
-    "    \"member\", \"resigned\", \"excluded\"]}},"
-    "   {\"name\": \"at\", \"in\": \"query\", \"description\": \"YYYY-MM-DD or RFC 3339: each"
-    "    member's status in force then\", \"schema\": {\"type\": \"string\"}}],"
-    "  \"responses\": {\"200\": {\"description\": \"{\\\"members\\\": [member summary, ...]}"
-    " ordered by id\"}, \"400\": {\"$ref\": \"#/components/responses/Problem\"}}},"
-    " \"post\": {\"summary\": \"Register a member (status applicant or member)\","
-    "  \"tags\": [\"identity\"],"
-    "  \"responses\": {\"201\": {\"description\": \"The full member with its status history\"},"
-    "   \"409\": {\"$ref\": \"#/components/responses/Problem\"},"
-    "   \"422\": {\"$ref\": \"#/components/responses/Problem\"}}}},"
-    "\"/v1/members/{id}\": {\"get\": {\"summary\": \"One member with its status history\","
-    " \"tags\": [\"identity\"],"
-    " \"responses\": {\"200\": {\"description\": \"The full member\"},"
-    "  \"404\": {\"$ref\": \"#/components/responses/Problem\"}}}},"
-    "\"/v1/members/{id}/status\": {\"post\": {\"summary\": \"Change a member's status as of an"
-    " effective date (append-only)\", \"tags\": [\"identity\"],"
-    " \"description\": \"applicant -> member | excluded; member -> resigned | excluded;"
-    " resigned | excluded -> member.\","
-    " \"responses\": {\"201\": {\"description\": \"The full member with the new history entry\"},"
-    "  \"404\": {\"$ref\": \"#/components/responses/Problem\"},"
-    "  \"409\": {\"$ref\": \"#/components/responses/Problem\"},"
-    "  \"422\": {\"$ref\": \"#/components/responses/Problem\"}}}},"
-    "\"/v1/tokens\": {"
-    " \"get\": {\"summary\": \"List tokens (never their text), revoked ones included\","
-    "  \"tags\": [\"identity\"],"
-    "  \"responses\": {\"200\": {\"description\": \"{\\\"tokens\\\": [token, ...]}\"}}},"
-    " \"post\": {\"summary\": \"Create a bearer token with one role; its text is shown once\","
-    "  \"tags\": [\"identity\"],"
-    "  \"responses\": {\"201\": {\"description\": \"{id, token, role, member_id, label,"
-    " created_at}\"}, \"422\": {\"$ref\": \"#/components/responses/Problem\"}}}},"
-    "\"/v1/tokens/{id}\": {\"delete\": {\"summary\": \"Revoke a token (the row is kept)\","
-    " \"tags\": [\"identity\"],"
-    " \"responses\": {\"204\": {\"description\": \"Revoked\"},"
-    "  \"404\": {\"$ref\": \"#/components/responses/Problem\"}}}},"
-    "\"/v1/me\": {\"get\": {\"summary\": \"Who the token belongs to\", \"tags\": [\"identity\"],"
-    " \"responses\": {\"200\": {\"description\": \"{role, member_id, token_id}\"}}}}"
+    " \"responses\": {\"200\": {\"description\": \"{\\\"plugins\\\": [...]}\"}}}}"
     "}";
 
 /* The rest of the document around the paths. */
@@ -223,6 +185,35 @@ static int openapi_merge_plugin(json_t *paths, const coop_plugin *p, char *err, 
     return 0;
 }
 
+/* Adds identity's paths (tagged "identity") and the schemas they refer to. */
+static int openapi_merge_identity(json_t *doc, json_t *paths, char *err, size_t errlen)
+{
+    json_t *ipaths = json_loads(identity_openapi_paths(), 0, NULL);
+    json_t *ischemas = json_loads(identity_openapi_schemas(), 0, NULL);
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+    if (!json_is_object(ipaths) || !json_is_object(ischemas) || !json_is_object(schemas)) {
+        snprintf(err, errlen, "core: identity's OpenAPI text is not a JSON object");
+        json_decref(ipaths);
+        json_decref(ischemas);
+        return -1;
+    }
+    const char *path, *method;
+    json_t *item, *op;
+    json_object_foreach(ipaths, path, item)
+    {
+        json_object_foreach(item, method, op)
+        {
+            if (json_is_object(op) && !json_object_get(op, "tags"))
+                json_object_set_new(op, "tags", json_pack("[s]", "identity"));
+        }
+    }
+    json_object_update(paths, ipaths);
+    json_object_update(schemas, ischemas);
+    json_decref(ipaths);
+    json_decref(ischemas);
+    return 0;
+}
+
 static char *dump_document(json_t *doc, size_t *len)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
@@ -237,6 +228,11 @@ static int build_openapi(char *err, size_t errlen)
     if (!doc || !paths) {
         /* Both are constants of this file: a failure here is a bug caught by any test run. */
         snprintf(err, errlen, "core: the embedded OpenAPI text is not valid JSON");
+        json_decref(doc);
+        json_decref(paths);
+        return -1;
+    }
+    if (openapi_merge_identity(doc, paths, err, errlen) != 0) {
         json_decref(doc);
         json_decref(paths);
         return -1;

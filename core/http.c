@@ -121,6 +121,13 @@ int host_route_add(coop_plugin *p, const coop_route *route)
                   router_method_name(route->method), route->path);
         return -COOP_ESTATE;
     }
+    /* types.h: "" for the mount point itself, else it starts with '/'. Without
+     * this check "ping" would silently become /v1/helloping. */
+    if (route->path[0] != '\0' && route->path[0] != '/') {
+        log_write(COOP_LOG_ERROR, who, "route \"%s\" refused: a path is \"\" or starts with '/'",
+                  route->path);
+        return -COOP_EINVAL;
+    }
     int n = snprintf(full, sizeof(full), "%s%s", p->mount, route->path);
     if (n < 0 || (size_t)n >= sizeof(full) || full[0] == '\0') {
         log_write(COOP_LOG_ERROR, who, "route \"%s\" refused: path empty or too long", route->path);
@@ -298,12 +305,6 @@ void http_request_finished(coop_request *req, int status, size_t bytes)
 }
 
 /* ---- the request pipeline ---- */
-
-static void on_connection_close(struct evhttp_connection *conn, void *arg)
-{
-    (void)conn;
-    request_client_gone(arg);
-}
 
 /* An incoming X-Request-Id is kept when it is short and plain, so a caller can
  * follow its request through our log; anything else is replaced. */
@@ -528,7 +529,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     struct evhttp_connection *conn = evhttp_request_get_connection(ev);
     if (conn)
-        evhttp_connection_set_closecb(conn, on_connection_close, req);
+        evhttp_connection_set_closecb(conn, request_on_connection_close, req);
 
     if (req->route->roles & COOP_PUBLIC) {
         request_run_handler(req);

@@ -62,6 +62,11 @@ struct coop_request {
      * end of that call, so a handler that replies twice in a row hits a
      * request marked replied (logged and ignored), not a recycled one. */
     unsigned char in_dispatch;
+    /* The reply is with libevent, not yet written to the socket: the request
+     * stays in flight (so a drain waits for it) until libevent reports it
+     * sent or the connection closed. */
+    unsigned char writing;
+    struct evhttp_request *writing_ev;
     char id[REQUEST_ID_MAX + 1];
     uint64_t start_ns; /* CLOCK_MONOTONIC */
     const char *raw_path; /* borrowed from ev's parsed URI; for the access log */
@@ -96,8 +101,12 @@ size_t requests_in_flight(void);
  * nothing can reply any more (after db_pool_stop and timers_cancel_all). */
 void requests_abandon_all(void);
 void requests_pool_free(void);
-/* Connection close callback target: marks req as gone. */
-void request_client_gone(coop_request *req);
+/* Connection close callback (arg: the request): before the reply the
+ * client is gone; while the reply is written, the request is finished. */
+struct evhttp_connection;
+void request_on_connection_close(struct evhttp_connection *conn, void *arg);
+/* libevent's "reply sent" callback (arg: the request): releases it. */
+void request_on_reply_sent(struct evhttp_request *ev, void *arg);
 
 /* reply.c */
 /* The RFC 9457 title of status ("Not Found"), or "Error". */

@@ -133,7 +133,7 @@ void metrics_render(struct evbuffer *out, const router *r)
         if (unmatched[i].latency_count)
             render_histogram(out, "unmatched", unmatched_method(i), &unmatched[i]);
 
-    evbuffer_add_printf(out, "# HELP coop_http_in_flight Requests received and not yet answered "
+    evbuffer_add_printf(out, "# HELP coop_http_in_flight Requests received whose reply is not yet written "
                              "(this scrape included).\n"
                              "# TYPE coop_http_in_flight gauge\n"
                              "coop_http_in_flight %zu\n",

@@ -296,8 +296,6 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
     req->ev = NULL;
     if (ev) {
         struct evhttp_connection *conn = evhttp_request_get_connection(ev);
-        if (conn)
-            evhttp_connection_set_closecb(conn, NULL, NULL);
         if (!req->client_gone) {
             struct evkeyvalq *headers = evhttp_request_get_output_headers(ev);
             struct evbuffer *out = evhttp_request_get_output_buffer(ev);
@@ -326,12 +324,20 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
         }
         /* Before sending: libevent may free ev (and the path we log) in it. */
         http_request_finished(req, status, bytes);
+        if (conn) {
+            /* In flight until written, so that a drain does not end the
+             * process with the reply still in libevent's buffer. */
+            req->writing = 1;
+            req->writing_ev = ev;
+            evhttp_connection_set_closecb(conn, request_on_connection_close, req);
+            evhttp_request_set_on_complete_cb(ev, request_on_reply_sent, req);
+        }
         /* For a request whose connection is gone (detached) this only frees it. */
         evhttp_send_reply(ev, status, http_status_title(status), NULL);
     } else {
         http_request_finished(req, status, 0);
     }
-    if (!req->in_dispatch)
+    if (!req->in_dispatch && !req->writing)
         request_release(req);
 }
 

@@ -101,7 +101,7 @@ void request_dispatch_enter(coop_request *req)
 void request_dispatch_leave(coop_request *req)
 {
     req->in_dispatch = 0;
-    if (req->replied)
+    if (req->replied && !req->writing)
         request_release(req);
 }
 
@@ -110,7 +110,7 @@ size_t requests_in_flight(void)
     return in_flight_count;
 }
 
-void request_client_gone(coop_request *req)
+static void request_client_gone(coop_request *req)
 {
     /* libevent calls the close callback while the connection is going down.
      * A request still attached to it is freed by libevent right after; one
@@ -123,17 +123,47 @@ void request_client_gone(coop_request *req)
     req->client_gone = 1;
 }
 
+static void request_written(coop_request *req)
+{
+    req->writing = 0;
+    req->writing_ev = NULL;
+    if (!req->in_dispatch)
+        request_release(req);
+}
+
+void request_on_connection_close(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    coop_request *req = arg;
+    if (req->writing)
+        request_written(req); /* the reply could not be written; libevent frees ev */
+    else
+        request_client_gone(req);
+}
+
+void request_on_reply_sent(struct evhttp_request *ev, void *arg)
+{
+    /* The connection may be freed right after this (Connection: close): it
+     * must not call back into a released request. */
+    struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+    if (conn)
+        evhttp_connection_set_closecb(conn, NULL, NULL);
+    request_written(arg);
+}
+
 void requests_abandon_all(void)
 {
     coop_request *req = in_flight_head;
     while (req) {
         coop_request *next = req->next;
-        if (req->ev) {
-            struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+        struct evhttp_request *ev = req->ev ? req->ev : req->writing_ev;
+        if (ev) {
+            struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+            evhttp_request_set_on_complete_cb(ev, NULL, NULL);
             if (conn)
                 evhttp_connection_set_closecb(conn, NULL, NULL); /* libevent frees ev */
             else
-                evhttp_request_free(req->ev); /* detached: ours */
+                evhttp_request_free(ev); /* detached: ours */
         }
         request_free_owned(req);
         free(req);
