@@ -180,16 +180,25 @@ static int check_conninfo(const char *conninfo, const char **why, char *buf, siz
     return rc;
 }
 
-/* dir + "/" + path unless path is absolute. */
+/* dir + "/" + path unless path is absolute; without "..", "." and symbolic links
+ * when the folder exists, so that logs and errors show where it really is. */
 static char *resolve_path(const char *dir, const char *path)
 {
-    if (path[0] == '/')
-        return strdup(path);
-    size_t n = strlen(dir) + 1 + strlen(path) + 1;
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s/%s", dir, path);
-    return out;
+    char *joined;
+    if (path[0] == '/') {
+        joined = strdup(path);
+    } else {
+        size_t n = strlen(dir) + 1 + strlen(path) + 1;
+        joined = malloc(n);
+        if (joined)
+            snprintf(joined, n, "%s/%s", dir, path);
+    }
+    char *real = joined ? realpath(joined, NULL) : NULL;
+    if (real) {
+        free(joined);
+        return real;
+    }
+    return joined;
 }
 
 static int fail(coop_config *cfg, char *err, size_t errlen, const char *path, const char *pointer,

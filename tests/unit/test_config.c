@@ -97,7 +97,7 @@ static void test_full(void)
     CHECK_INT(cfg.max_body_bytes, 1);
     CHECK_INT(cfg.token_cache_seconds, 0);
     char want[600];
-    snprintf(want, sizeof(want), "%s/./so", folder);
+    snprintf(want, sizeof(want), "%s/so", folder);
     CHECK_STR(cfg.plugin_dir, want);
     CHECK_INT(json_object_size(cfg.plugins), 3);
     CHECK(json_is_array(json_object_get(json_object_get(cfg.plugins, "voting"), "a")));
