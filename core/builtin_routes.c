@@ -148,10 +148,9 @@ static void openapi_complete_operation(json_t *paths, const route_entry *e)
                     declared = 1;
             }
             if (!declared)
-                json_array_append_new(params,
-                                      json_pack("{s:s, s:s, s:b, s:{s:s}}", "name",
-                                                e->param_names[i], "in", "path", "required", 1,
-                                                "schema", "type", "string"));
+                json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s}}", "name",
+                                                        e->param_names[i], "in", "path", "required",
+                                                        1, "schema", "type", "string"));
         }
     }
     if (e->body_schema && !json_object_get(op, "requestBody"))
@@ -275,9 +274,9 @@ static json_t *plugin_json(const coop_plugin *p)
         const route_entry *e = router_at(r, i);
         if (e->plugin != p)
             continue;
-        json_array_append_new(routes, json_pack("{s:s, s:s, s:o}", "method",
-                                                router_method_name(e->method), "path",
-                                                e->template_path, "roles", roles_json(e->roles)));
+        json_array_append_new(routes,
+                              json_pack("{s:s, s:s, s:o}", "method", router_method_name(e->method),
+                                        "path", e->template_path, "roles", roles_json(e->roles)));
     }
     json_t *services = services_of(p);
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", p->name, "version",

@@ -156,8 +156,8 @@ int host_route_add(coop_plugin *p, const coop_route *route)
     int rc = router_add(routes, route->method, full, route->roles, schema, route->handler,
                         route->arg, p, err, sizeof(err));
     if (rc != 0)
-        log_write(COOP_LOG_ERROR, who, "route %s %s refused: %s",
-                  router_method_name(route->method), full, err);
+        log_write(COOP_LOG_ERROR, who, "route %s %s refused: %s", router_method_name(route->method),
+                  full, err);
     return rc;
 }
 
@@ -189,11 +189,16 @@ static void access_log_tick(evutil_socket_t fd, short what, void *arg)
 static const char *role_name(unsigned role)
 {
     switch (role) {
-    case COOP_ROLE_OPERATOR: return "operator";
-    case COOP_ROLE_MEMBER: return "member";
-    case COOP_ROLE_PARTNER: return "partner";
-    case COOP_ROLE_CUSTOMER: return "customer";
-    default: return "-";
+    case COOP_ROLE_OPERATOR:
+        return "operator";
+    case COOP_ROLE_MEMBER:
+        return "member";
+    case COOP_ROLE_PARTNER:
+        return "partner";
+    case COOP_ROLE_CUSTOMER:
+        return "customer";
+    default:
+        return "-";
     }
 }
 
@@ -250,11 +255,16 @@ const char *http_date(void)
 static const char *method_label(const coop_request *req)
 {
     switch (req->command) {
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    default: return req->method ? router_method_name(req->method) : "OTHER";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    default:
+        return req->method ? router_method_name(req->method) : "OTHER";
     }
 }
 
@@ -337,13 +347,20 @@ static void request_id_assign(coop_request *req, const char *incoming)
 static unsigned method_of(struct evhttp_request *ev)
 {
     switch (evhttp_request_get_command(ev)) {
-    case EVHTTP_REQ_GET: return COOP_GET;
-    case EVHTTP_REQ_HEAD: return COOP_GET; /* libevent sends the headers only */
-    case EVHTTP_REQ_POST: return COOP_POST;
-    case EVHTTP_REQ_PUT: return COOP_PUT;
-    case EVHTTP_REQ_PATCH: return COOP_PATCH;
-    case EVHTTP_REQ_DELETE: return COOP_DELETE;
-    default: return 0;
+    case EVHTTP_REQ_GET:
+        return COOP_GET;
+    case EVHTTP_REQ_HEAD:
+        return COOP_GET; /* libevent sends the headers only */
+    case EVHTTP_REQ_POST:
+        return COOP_POST;
+    case EVHTTP_REQ_PUT:
+        return COOP_PUT;
+    case EVHTTP_REQ_PATCH:
+        return COOP_PATCH;
+    case EVHTTP_REQ_DELETE:
+        return COOP_DELETE;
+    default:
+        return 0;
     }
 }
 
@@ -353,10 +370,10 @@ static void reply_malformed_json(coop_request *req, const json_error_t *jerr)
     char detail[300];
     snprintf(detail, sizeof(detail), "The body is not valid JSON: line %d, column %d (byte %d): %s",
              jerr->line, jerr->column, jerr->position, jerr->text);
-    json_t *problem = json_pack("{s:s, s:s, s:i, s:i, s:i, s:[{s:s, s:s}]}", "title",
-                                "Malformed JSON", "detail", detail, "line", jerr->line, "column",
-                                jerr->column, "position", jerr->position, "errors", "pointer", "",
-                                "message", jerr->text);
+    json_t *problem =
+        json_pack("{s:s, s:s, s:i, s:i, s:i, s:[{s:s, s:s}]}", "title", "Malformed JSON", "detail",
+                  detail, "line", jerr->line, "column", jerr->column, "position", jerr->position,
+                  "errors", "pointer", "", "message", jerr->text);
     host_reply_problem(req, 400, problem);
 }
 
@@ -368,8 +385,8 @@ static void reply_invalid_body(coop_request *req, json_t *errors)
     const char *message = json_string_value(json_object_get(first, "message"));
     char detail[400];
     snprintf(detail, sizeof(detail), "%zu field%s of the body %s invalid; first: %s: %s", n,
-             n == 1 ? "" : "s", n == 1 ? "is" : "are",
-             pointer && *pointer ? pointer : "(the body)", message ? message : "invalid");
+             n == 1 ? "" : "s", n == 1 ? "is" : "are", pointer && *pointer ? pointer : "(the body)",
+             message ? message : "invalid");
     json_t *problem = json_pack("{s:s, s:s, s:O}", "title", "Invalid request", "detail", detail,
                                 "errors", errors);
     host_reply_problem(req, 422, problem);
@@ -575,9 +592,9 @@ int http_start(struct event_base *base, const coop_config *cfg, char *err, size_
     /* PATCH is not among libevent's default methods; accept every method so
      * that coopd, not libevent, answers 405 with its Allow header. */
     evhttp_set_allowed_methods(server, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                           EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                                           EVHTTP_REQ_PATCH);
     evhttp_set_max_body_size(server, (ev_ssize_t)cfg->max_body_bytes);
     evhttp_set_max_headers_size(server, MAX_HEADERS_BYTES);
     evhttp_set_gencb(server, on_request, NULL);
@@ -624,8 +641,10 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
     if (left > 0 && now_ns() < drain_deadline_ns)
         return;
     if (left > 0)
-        log_write(COOP_LOG_WARN, "http", "%zu request(s) still in flight after %d s; stopping "
-                  "anyway", left, DRAIN_LIMIT_SECONDS);
+        log_write(COOP_LOG_WARN, "http",
+                  "%zu request(s) still in flight after %d s; stopping "
+                  "anyway",
+                  left, DRAIN_LIMIT_SECONDS);
     else
         log_write(COOP_LOG_INFO, "http", "drained: no request in flight");
     event_free(drain_timer);

@@ -42,8 +42,8 @@ void host_reply_db_error(coop_request *req, const coop_db_result *res);
 
 /* ---- Shared by http.c, request.c, reply.c, metrics.c, builtin_routes.c ---- */
 
-#define REQUEST_ID_MAX 64        /* an incoming X-Request-Id longer than this is replaced */
-#define REQUEST_MAX_QUERY 32     /* query parameters read; later ones are ignored */
+#define REQUEST_ID_MAX 64    /* an incoming X-Request-Id longer than this is replaced */
+#define REQUEST_MAX_QUERY 32 /* query parameters read; later ones are ignored */
 #define REQUEST_INLINE_SCRATCH 256
 
 /* One request being served. Pooled (see request.c) so that the hot path does
@@ -68,7 +68,7 @@ struct coop_request {
     unsigned char writing;
     struct evhttp_request *writing_ev;
     char id[REQUEST_ID_MAX + 1];
-    uint64_t start_ns; /* CLOCK_MONOTONIC */
+    uint64_t start_ns;    /* CLOCK_MONOTONIC */
     const char *raw_path; /* borrowed from ev's parsed URI; for the access log */
     router_match match;   /* values point into scratch */
     char *scratch;        /* scratch_inline, or malloc'ed for long paths */

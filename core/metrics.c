@@ -21,7 +21,7 @@
 
 /* Upper bounds of the latency buckets in nanoseconds; the last is +Inf. */
 static const uint64_t bucket_bounds_ns[ROUTER_LATENCY_BUCKETS - 1] = {
-    100000, 250000, 500000, 1000000, 2500000, 5000000,
+    100000,   250000,   500000,    1000000,   2500000,    5000000,
     10000000, 25000000, 100000000, 500000000, 2500000000u};
 static const char *const bucket_labels[ROUTER_LATENCY_BUCKETS] = {
     "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
@@ -133,11 +133,13 @@ void metrics_render(struct evbuffer *out, const router *r)
         if (unmatched[i].latency_count)
             render_histogram(out, "unmatched", unmatched_method(i), &unmatched[i]);
 
-    evbuffer_add_printf(out, "# HELP coop_http_in_flight Requests received whose reply is not yet written "
-                             "(this scrape included).\n"
-                             "# TYPE coop_http_in_flight gauge\n"
-                             "coop_http_in_flight %zu\n",
-                        requests_in_flight());
+    evbuffer_add_printf(
+        out,
+        "# HELP coop_http_in_flight Requests received whose reply is not yet written "
+        "(this scrape included).\n"
+        "# TYPE coop_http_in_flight gauge\n"
+        "coop_http_in_flight %zu\n",
+        requests_in_flight());
 
     db_pool_stats s;
     memset(&s, 0, sizeof(s));
@@ -159,7 +161,8 @@ void metrics_render(struct evbuffer *out, const router *r)
                         "coop_db_pool_failures_total %llu\n",
                         s.size, s.connected, s.busy, s.queued, s.queries, s.failures);
 
-    evbuffer_add_printf(out, "# HELP coop_plugins_loaded Plugins loaded (the core not counted).\n"
-                             "# TYPE coop_plugins_loaded gauge\ncoop_plugins_loaded %zu\n",
+    evbuffer_add_printf(out,
+                        "# HELP coop_plugins_loaded Plugins loaded (the core not counted).\n"
+                        "# TYPE coop_plugins_loaded gauge\ncoop_plugins_loaded %zu\n",
                         plugins_count());
 }

@@ -30,26 +30,46 @@
 const char *http_status_title(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return status < 400 ? "OK" : "Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 400 ? "OK" : "Error";
     }
 }
 
@@ -146,13 +166,27 @@ static int jw_string(json_writer *w, const char *s, size_t n)
         }
         *p++ = '\\';
         switch (c) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case '\b': *p++ = 'b'; break;
-        case '\f': *p++ = 'f'; break;
-        case '\n': *p++ = 'n'; break;
-        case '\r': *p++ = 'r'; break;
-        case '\t': *p++ = 't'; break;
+        case '"':
+            *p++ = '"';
+            break;
+        case '\\':
+            *p++ = '\\';
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
         default:
             *p++ = 'u';
             *p++ = '0';
@@ -395,8 +429,8 @@ int host_reply_header(coop_request *req, const char *name, const char *value)
         return -COOP_EINVAL;
     /* coopd writes these itself on every reply; a second copy would make the
      * response ambiguous (two lengths) or lie about the body. */
-    static const char *const managed[] = {"Content-Length", "Content-Type", "Date",
-                                          "X-Request-Id", "Transfer-Encoding", "Connection"};
+    static const char *const managed[] = {"Content-Length", "Content-Type",      "Date",
+                                          "X-Request-Id",   "Transfer-Encoding", "Connection"};
     for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
         if (strcasecmp(name, managed[i]) == 0)
             return -COOP_EINVAL;
@@ -435,9 +469,10 @@ void host_reply_db_error(coop_request *req, const coop_db_result *res)
     int st = res ? host_db_status(res) : -COOP_EUNAVAILABLE;
     if (st == -COOP_EUNAVAILABLE || st == -COOP_ECANCELLED) {
         host_reply_header(req, "Retry-After", RETRY_AFTER_SECONDS);
-        reply_problem_detail(req, 503, st == -COOP_ECANCELLED
-                                           ? "coopd is stopping; retry later."
-                                           : "The database cannot be reached now; retry later.");
+        reply_problem_detail(req, 503,
+                             st == -COOP_ECANCELLED
+                                 ? "coopd is stopping; retry later."
+                                 : "The database cannot be reached now; retry later.");
         return;
     }
     const char *sqlstate = res ? host_db_sqlstate(res) : "";
@@ -448,7 +483,8 @@ void host_reply_db_error(coop_request *req, const coop_db_result *res)
     /* The SQL error may name tables, values or other callers' data: log it, never send it. */
     log_write(COOP_LOG_ERROR, "http", "request_id=%s: database error (SQLSTATE %s): %s", req->id,
               *sqlstate ? sqlstate : "none", res ? host_db_error(res) : "no result");
-    reply_problem_detail(req, 500, "The request failed inside coopd; the log has the details "
-                                   "under request id %s.",
+    reply_problem_detail(req, 500,
+                         "The request failed inside coopd; the log has the details "
+                         "under request id %s.",
                          req->id);
 }

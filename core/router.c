@@ -37,8 +37,7 @@ struct router {
 
 static const unsigned method_bits[ROUTER_METHODS] = {COOP_GET, COOP_POST, COOP_PUT, COOP_PATCH,
                                                      COOP_DELETE};
-static const char *const method_names[ROUTER_METHODS] = {"GET", "POST", "PUT", "PATCH",
-                                                         "DELETE"};
+static const char *const method_names[ROUTER_METHODS] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 
 int router_method_index(unsigned method)
 {
@@ -268,8 +267,10 @@ int router_add(router *r, unsigned method, const char *template_path, unsigned r
         }
         int plen = param_segment(seg, len);
         if (plen < 0 || (plen == 0 && !literal_ok(seg, len))) {
-            snprintf(err, errlen, "path \"%s\": segment \"%.*s\" is neither a plain word nor "
-                     "{name}", template_path, (int)len, seg);
+            snprintf(err, errlen,
+                     "path \"%s\": segment \"%.*s\" is neither a plain word nor "
+                     "{name}",
+                     template_path, (int)len, seg);
             goto out_fail;
         }
         if (plen > 0) {
@@ -281,8 +282,8 @@ int router_add(router *r, unsigned method, const char *template_path, unsigned r
             for (int i = 0; i < e->nparams; i++) {
                 if (strlen(e->param_names[i]) == (size_t)plen &&
                     memcmp(e->param_names[i], seg + 1, (size_t)plen) == 0) {
-                    snprintf(err, errlen, "path \"%s\" names parameter {%.*s} twice",
-                             template_path, plen, seg + 1);
+                    snprintf(err, errlen, "path \"%s\" names parameter {%.*s} twice", template_path,
+                             plen, seg + 1);
                     goto out_fail;
                 }
             }
@@ -354,8 +355,7 @@ typedef struct match_state {
 
 /* Depth-first: returns the node that has the method, recording the first
  * node that matched the path at all for the 405 answer. */
-static const router_node *match_node(const router_node *n, int depth, int nvalues,
-                                     match_state *st)
+static const router_node *match_node(const router_node *n, int depth, int nvalues, match_state *st)
 {
     if (depth == st->nsegs) {
         unsigned methods = node_methods(n);
@@ -382,7 +382,7 @@ static const router_node *match_node(const router_node *n, int depth, int nvalue
 }
 
 enum router_result router_lookup(const router *r, unsigned method, const char *raw_path,
-                                char *scratch, size_t scratch_len, router_match *m)
+                                 char *scratch, size_t scratch_len, router_match *m)
 {
     const char *segs[ROUTER_MAX_SEGMENTS];
     int nsegs = 0;

@@ -77,7 +77,7 @@ int router_add(router *r, unsigned method, const char *template_path, unsigned r
  * segments are written to scratch, which needs strlen(raw_path) + 1 bytes;
  * m's values point into it. Allocates nothing. */
 enum router_result router_lookup(const router *r, unsigned method, const char *raw_path,
-                                char *scratch, size_t scratch_len, router_match *m);
+                                 char *scratch, size_t scratch_len, router_match *m);
 
 /* The routes in registration order, for /v1/plugins, /openapi.json, /metrics. */
 size_t router_count(const router *r);

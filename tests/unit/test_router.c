@@ -58,8 +58,7 @@ static void test_registration(void)
     CHECK_INT(add(r, COOP_GET, "/a/{id}/b/{id}"), -COOP_EINVAL);
     CHECK_INT(add(r, COOP_GET, "/a b"), -COOP_EINVAL);
     CHECK_INT(add(r, COOP_GET, "/a%20b"), -COOP_EINVAL);
-    CHECK_INT(router_add(r, COOP_GET, "/noroles", 0, NULL, handler_a, NULL, NULL, err,
-                         sizeof(err)),
+    CHECK_INT(router_add(r, COOP_GET, "/noroles", 0, NULL, handler_a, NULL, NULL, err, sizeof(err)),
               -COOP_EINVAL);
     CHECK_INT(router_add(r, COOP_GET, "/badroles", 1u << 8, NULL, handler_a, NULL, NULL, err,
                          sizeof(err)),
@@ -68,12 +67,12 @@ static void test_registration(void)
                          sizeof(err)),
               -COOP_EINVAL);
     /* A schema given to a failed registration is released, not leaked (ASan checks). */
-    CHECK_INT(router_add(r, COOP_GET, "/a/", COOP_PUBLIC, json_object(), handler_a, NULL, NULL,
-                         err, sizeof(err)),
+    CHECK_INT(router_add(r, COOP_GET, "/a/", COOP_PUBLIC, json_object(), handler_a, NULL, NULL, err,
+                         sizeof(err)),
               -COOP_EINVAL);
     CHECK(strstr(err, "trailing") != NULL);
-    CHECK_INT(router_add(r, COOP_POST, "/withschema", COOP_PUBLIC, json_object(), handler_a,
-                         NULL, NULL, err, sizeof(err)),
+    CHECK_INT(router_add(r, COOP_POST, "/withschema", COOP_PUBLIC, json_object(), handler_a, NULL,
+                         NULL, err, sizeof(err)),
               0);
     CHECK_INT(router_count(r), 3);
     CHECK_STR(router_at(r, 0)->template_path, "/healthz");
@@ -115,8 +114,7 @@ static void test_matching(void)
     CHECK_INT(match(r, COOP_POST, "/v1/members/7/status", &m, &scratch), ROUTER_FOUND);
     CHECK_STR(m.values[0], "7");
 
-    CHECK_INT(match(r, COOP_GET, "/v1/voting/proposals/12/ballots/99", &m, &scratch),
-              ROUTER_FOUND);
+    CHECK_INT(match(r, COOP_GET, "/v1/voting/proposals/12/ballots/99", &m, &scratch), ROUTER_FOUND);
     CHECK_INT(m.nparams, 2);
     CHECK_STR(m.route->param_names[0], "id");
     CHECK_STR(m.values[0], "12");
@@ -189,8 +187,7 @@ static void test_not_found_and_method(void)
 
     /* A scratch buffer smaller than documented is refused, not overrun. */
     char tiny[4];
-    CHECK_INT(router_lookup(r, COOP_GET, "/v1/members", tiny, sizeof(tiny), &m),
-              ROUTER_NOT_FOUND);
+    CHECK_INT(router_lookup(r, COOP_GET, "/v1/members", tiny, sizeof(tiny), &m), ROUTER_NOT_FOUND);
 
     free(scratch);
     router_free(r);
@@ -364,8 +361,8 @@ static void test_json_writer(void)
     check_same_as_jansson(json_real(0.1));
     check_same_as_jansson(json_real(-2.5e-300));
     check_same_as_jansson(json_real(3.0));
-    check_same_as_jansson(json_pack("{s:[i,s,{s:n,s:b,s:[]}],s:{},s:f,s:s}", "a", 1, "x", "z",
-                                    "t", 1, "e", "o", "r", 1.5, "key\twith tab", "v"));
+    check_same_as_jansson(json_pack("{s:[i,s,{s:n,s:b,s:[]}],s:{},s:f,s:s}", "a", 1, "x", "z", "t",
+                                    1, "e", "o", "r", 1.5, "key\twith tab", "v"));
     /* Large enough to leave the stack buffer. */
     json_t *big = json_array();
     for (int i = 0; i < 2000; i++)
