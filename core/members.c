@@ -11,7 +11,7 @@
  * takes effect no earlier than the one before) are enforced by the database
  * (core/sql/001_identity.sql) under a lock of the member's row, so they hold
  * for concurrent requests too; this file maps the refusals to answers naming
- * the field at fault. Every statement is one round trip on the loop.
+ * the field at fault. A write and the read of its answer share a transaction.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -62,17 +62,13 @@ static const char member_read_sql[] =
     " FROM coop.members m JOIN coop.member_status_changes c ON c.member_id = m.id"
     " WHERE m.id = $1 ORDER BY c.effective_date, c.id";
 
-static void reply_member(coop_request *req, const coop_db_result *res, int status)
+/* The full member from the rows of member_read_sql: a new reference, or NULL
+ * when there are none. */
+static json_t *member_from_rows(const coop_db_result *res)
 {
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(req, res);
-        return;
-    }
     int n = coop_db_nrows(res);
-    if (n == 0) {
-        coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
-        return;
-    }
+    if (n == 0)
+        return NULL;
     json_t *member = member_json(res, n - 1);
     json_t *history = json_array();
     for (int i = 0; i < n; i++)
@@ -83,17 +79,26 @@ static void reply_member(coop_request *req, const coop_db_result *res, int statu
                       json_text(value(res, i, "recorded_at")), "note",
                       json_text(value(res, i, "note")), "hash", json_text(value(res, i, "hash"))));
     json_object_set_new(member, "history", history);
+    return member;
+}
+
+static void reply_member(coop_request *req, const coop_db_result *res, int status)
+{
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(req, res);
+        return;
+    }
+    json_t *member = member_from_rows(res);
+    if (!member) {
+        coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
+        return;
+    }
     coop_reply_json(req, status, member);
 }
 
 static void member_read_done_200(const coop_db_result *res, void *arg)
 {
     reply_member(arg, res, 200);
-}
-
-static void member_read_done_201(const coop_db_result *res, void *arg)
-{
-    reply_member(arg, res, 201);
 }
 
 static void member_read(coop_request *req, const char *id, coop_db_fn done)
@@ -182,6 +187,119 @@ static void check_effective_date(const json_t *body, json_t *errors)
         coop_invalid_add(errors, "/effective_date", "must be 1900-01-01 or later");
 }
 
+/* ---- Writes: the change and the answer in one transaction ------------------ */
+
+/* A write of the register and the read of the member it answers with run in one
+ * transaction, so the answer shows exactly what was committed, and when the read
+ * fails the write is rolled back: an error answer means nothing was written and
+ * the client may retry. (Only a COMMIT whose connection breaks leaves the
+ * outcome unknown.) */
+struct register_write {
+    coop_request *req;
+    const char *sql; /* static; its first column is the member's id */
+    int nparams;
+    const char *params[5]; /* borrowed from the request, which lives until the reply */
+    bool status_change;    /* tokens of the member may work differently afterwards */
+    int64_t member_id;
+    json_t *member; /* the answer, once read */
+};
+
+static void register_write_free(struct register_write *w)
+{
+    json_decref(w->member);
+    free(w);
+}
+
+static void register_write_committed(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    (void)tx;
+    struct register_write *w = arg;
+    if (coop_db_status(res) != 0) {
+        coop_reply_db_error(w->req, res);
+    } else {
+        if (w->status_change)
+            identity_member_changed(w->member_id);
+        coop_reply_json(w->req, 201, json_incref(w->member));
+    }
+    register_write_free(w);
+}
+
+static void register_write_read(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct register_write *w = arg;
+    if (coop_db_status(res) == 0)
+        w->member = member_from_rows(res);
+    if (!tx || !w->member) {
+        if (tx)
+            coop_tx_rollback(tx, NULL, NULL);
+        if (coop_db_status(res) != 0)
+            coop_reply_db_error(w->req, res);
+        else
+            coop_reply_problem(w->req, 500, "Internal Server Error",
+                               "The member just written could not be read back.");
+        register_write_free(w);
+        return;
+    }
+    if (coop_tx_commit(tx, register_write_committed, w) != 0) {
+        identity_reply_not_queued(w->req);
+        register_write_free(w);
+    }
+}
+
+static void register_write_done(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct register_write *w = arg;
+    if (!tx || coop_db_status(res) != 0) {
+        if (tx)
+            coop_tx_rollback(tx, NULL, NULL);
+        reply_write_refused(w->req, res);
+        register_write_free(w);
+        return;
+    }
+    const char *id = coop_db_value(res, 0, 0);
+    w->member_id = strtoll(id ? id : "0", NULL, 10);
+    const char *params[] = {id};
+    if (coop_tx_query(tx, member_read_sql, 1, params, register_write_read, w) != 0) {
+        coop_tx_rollback(tx, NULL, NULL);
+        identity_reply_not_queued(w->req);
+        register_write_free(w);
+    }
+}
+
+static void register_write_begun(coop_tx *tx, const coop_db_result *res, void *arg)
+{
+    struct register_write *w = arg;
+    if (!tx) {
+        coop_reply_db_error(w->req, res);
+        register_write_free(w);
+        return;
+    }
+    if (coop_tx_query(tx, w->sql, w->nparams, w->params, register_write_done, w) != 0) {
+        coop_tx_rollback(tx, NULL, NULL);
+        identity_reply_not_queued(w->req);
+        register_write_free(w);
+    }
+}
+
+/* Starts w (owned from here on); the request is answered in any case. */
+static void register_write_start(struct register_write *w)
+{
+    if (coop_tx_begin(core_plugin(), register_write_begun, w) != 0) {
+        identity_reply_not_queued(w->req);
+        register_write_free(w);
+    }
+}
+
+static struct register_write *register_write_new(coop_request *req)
+{
+    struct register_write *w = calloc(1, sizeof(*w));
+    if (!w)
+        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
+    else
+        w->req = req;
+    return w;
+}
+
 /* ---- POST /v1/members ------------------------------------------------------ */
 
 static const char member_create_schema[] =
@@ -192,16 +310,6 @@ static const char member_create_schema[] =
     "  \"status\": {\"type\": \"string\", \"enum\": [\"applicant\", \"member\"]},"
     "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
-
-static void member_created(const coop_db_result *res, void *arg)
-{
-    coop_request *req = arg;
-    if (coop_db_status(res) != 0) {
-        reply_write_refused(req, res);
-        return;
-    }
-    member_read(req, coop_db_value(res, 0, 0), member_read_done_201);
-}
 
 static void member_create(coop_request *req, void *arg)
 {
@@ -217,18 +325,19 @@ static void member_create(coop_request *req, void *arg)
     }
     json_decref(errors);
 
+    struct register_write *w = register_write_new(req);
+    if (!w)
+        return;
     const char *status = json_string_value(json_object_get(body, "status"));
-    const char *params[] = {
-        json_string_value(json_object_get(body, "name")),
-        json_string_value(json_object_get(body, "email")), /* NULL for null or absent */
-        status ? status : "applicant",
-        json_string_value(json_object_get(body, "effective_date")),
-        json_string_value(json_object_get(body, "note")),
-    };
-    static const char sql[] = "SELECT coop.member_create(btrim($1), $2, $3,"
-                              " coalesce($4::date, (now() AT TIME ZONE 'UTC')::date), $5)";
-    if (coop_db_query(core_plugin(), sql, 5, params, member_created, req) != 0)
-        identity_reply_not_queued(req);
+    w->sql = "SELECT coop.member_create(btrim($1), $2, $3,"
+             " coalesce($4::date, (now() AT TIME ZONE 'UTC')::date), $5)";
+    w->nparams = 5;
+    w->params[0] = json_string_value(json_object_get(body, "name"));
+    w->params[1] = json_string_value(json_object_get(body, "email")); /* NULL: null or absent */
+    w->params[2] = status ? status : "applicant";
+    w->params[3] = json_string_value(json_object_get(body, "effective_date"));
+    w->params[4] = json_string_value(json_object_get(body, "note"));
+    register_write_start(w);
 }
 
 /* ---- GET /v1/members -------------------------------------------------------- */
@@ -340,18 +449,6 @@ static const char status_change_schema[] =
     "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
 
-static void status_changed(const coop_db_result *res, void *arg)
-{
-    coop_request *req = arg;
-    if (coop_db_status(res) != 0) {
-        reply_write_refused(req, res);
-        return;
-    }
-    /* Whether the member's tokens work may have changed: ask the database again. */
-    identity_member_changed(strtoll(coop_db_value(res, 0, 0), NULL, 10));
-    member_read(req, coop_db_value(res, 0, 0), member_read_done_201);
-}
-
 static void status_change(coop_request *req, void *arg)
 {
     (void)arg;
@@ -367,18 +464,20 @@ static void status_change(coop_request *req, void *arg)
     }
     json_decref(errors);
 
-    const char *params[] = {
-        id,
-        json_string_value(json_object_get(body, "status")),
-        json_string_value(json_object_get(body, "effective_date")),
-        json_string_value(json_object_get(body, "note")),
-    };
-    static const char sql[] =
-        "INSERT INTO coop.member_status_changes (member_id, status, effective_date, note)"
-        " VALUES ($1, $2, coalesce($3::date, (now() AT TIME ZONE 'UTC')::date), $4)"
-        " RETURNING member_id";
-    if (coop_db_query(core_plugin(), sql, 4, params, status_changed, req) != 0)
-        identity_reply_not_queued(req);
+    struct register_write *w = register_write_new(req);
+    if (!w)
+        return;
+    w->sql = "INSERT INTO coop.member_status_changes (member_id, status, effective_date, note)"
+             " VALUES ($1, $2, coalesce($3::date, (now() AT TIME ZONE 'UTC')::date), $4)"
+             " RETURNING member_id";
+    w->nparams = 4;
+    w->params[0] = id;
+    w->params[1] = json_string_value(json_object_get(body, "status"));
+    w->params[2] = json_string_value(json_object_get(body, "effective_date"));
+    w->params[3] = json_string_value(json_object_get(body, "note"));
+    /* Whether the member's tokens work may change: the cache forgets them at commit. */
+    w->status_change = true;
+    register_write_start(w);
 }
 
 /* ---- Registration ------------------------------------------------------------ */
