@@ -31,6 +31,7 @@ struct armed {
     int64_t id;
     coop_timer *open_timer;  /* pending, or NULL */
     coop_timer *close_timer; /* pending, or NULL */
+    bool closing;            /* a close started by the timer is in flight */
     struct armed *next;
 };
 
@@ -68,6 +69,7 @@ static void open_timer_fired(void *arg);
 
 static void arm_close(struct armed *a, int64_t delay_ms)
 {
+    a->closing = false;
     if (stopping || a->close_timer)
         return;
     a->close_timer =
@@ -88,9 +90,16 @@ static void arm_open(struct armed *a, int64_t delay_ms)
 
 void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
 {
-    if (stopping || armed_find(id))
+    if (stopping)
         return;
-    struct armed *a = calloc(1, sizeof(*a));
+    struct armed *a = armed_find(id);
+    if (a) {
+        /* Known: only repair a timer that could not be armed (the sweep's promise). */
+        if (!a->close_timer && !a->closing)
+            arm_close(a, close_in_ms);
+        return;
+    }
+    a = calloc(1, sizeof(*a));
     if (!a) {
         coop_log(voting_self, COOP_LOG_ERROR, "out of memory arming proposal %lld", (long long)id);
         return;
@@ -322,11 +331,17 @@ static void proposal_marked(coop_tx *tx, const coop_db_result *res, void *arg)
         armed_forget(job->id);
         if (job->req)
             voting_reply_no_proposal(job->req, job->id_text);
-    } else if (strcmp(outcome, "not_open") == 0 && job->req) {
+    } else if (!job->req) {
+        /* not_open cannot happen to a timer (closes_at > opens_at); whatever it was, the timer
+         * must not be left unarmed. */
+        struct armed *a = armed_find(job->id);
+        if (a)
+            arm_close(a, RETRY_MS);
+    } else if (strcmp(outcome, "not_open") == 0) {
         coop_reply_problem(job->req, 409, "Conflict",
                            "Voting on proposal %s has not opened yet, so it cannot close.",
                            job->id_text);
-    } else if (job->req) {
+    } else {
         coop_reply_problem(job->req, 500, "Internal Server Error", "Unknown outcome %s.", outcome);
     }
     close_job_free(job);
@@ -369,6 +384,7 @@ static void close_timer_fired(void *arg)
 {
     struct armed *a = arg;
     a->close_timer = NULL;
+    a->closing = true;
     close_start(a->id, NULL);
 }
 
