@@ -206,6 +206,19 @@ static void test_search_path(void)
               0);
     CHECK(run_until(&o.done, 10));
     CHECK_STR(o.value, "unitp,public");
+
+    /* More statements than connections, owners interleaved: connections must
+     * switch owners under load, and each statement still sees its own schema. */
+    enum { N = 20 };
+    struct outcome mixed[N];
+    for (int i = 0; i < N; i++)
+        CHECK_INT(
+            query(i % 3 ? NULL : &unit_plugin, "SELECT current_schema() AS v", 0, NULL, &mixed[i]),
+            0);
+    for (int i = 0; i < N; i++) {
+        CHECK(run_until(&mixed[i].done, 10));
+        CHECK_STR(mixed[i].value, i % 3 ? "coop" : "unitp");
+    }
 }
 
 /* More statements than connections: they wait and complete in order. */
