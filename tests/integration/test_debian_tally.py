@@ -34,6 +34,22 @@ def pairwise_from_sheet(sheet):
     return d
 
 
+def strongest_paths(d):
+    """Schulze's strongest paths (winning votes) from the pairwise counts d, by the textbook
+    Floyd-Warshall widest-path loop: again independent of the plugin's C code."""
+    keys = list(d)
+    p = {a: {b: (d[a][b] if d[a][b] > d[b][a] else 0) for b in keys if b != a} for a in keys}
+    for i in keys:
+        for j in keys:
+            if j == i:
+                continue
+            for k in keys:
+                if k in (i, j):
+                    continue
+                p[j][k] = max(p[j][k], min(p[j][i], p[i][k]))
+    return p
+
+
 class DebianElection:
     """One published election; subclasses name the sheet."""
 
@@ -60,7 +76,9 @@ class DebianElection:
                          [[name] for name in published["order"]])
         winner = loader.option_key(sheet.options.index(published["order"][0]))
         self.assertEqual(result["winners"], [winner])
-        self.assertEqual(result["pairwise"], pairwise_from_sheet(sheet))
+        pairwise = pairwise_from_sheet(sheet)
+        self.assertEqual(result["pairwise"], pairwise)
+        self.assertEqual(result["strongest_paths"], strongest_paths(pairwise))
 
         # Served as stored from then on; the ballot chain verifies.
         path = f"/v1/voting/proposals/{proposal['id']}"

@@ -83,6 +83,15 @@ class TestProposals(VotingCase):
         self.assertIn(created["id"], [p["id"] for p in listed.body["proposals"]])
         self.assertProblem(self.http("GET", f"{BASE}?status=nonsense", token=member.token), 400)
 
+        # Pages, newest first: limit 2, then before=next_before.
+        more = [self.create(ranked(title=f"Page {i}"))["id"] for i in range(3)]
+        first = self.http("GET", f"{BASE}?limit=2", token=member.token).body
+        self.assertEqual([p["id"] for p in first["proposals"]], more[:0:-1])
+        second = self.http("GET", f"{BASE}?limit=2&before={first['next_before']}",
+                           token=member.token).body
+        self.assertEqual(second["proposals"][0]["id"], more[0])
+        self.assertProblem(self.http("GET", f"{BASE}?limit=0", token=member.token), 400)
+
     def test_yesno_defaults(self):
         created = self.create({"title": "Join the federation?", "method": "yesno",
                                "closes_at": at(600)})
