@@ -305,10 +305,14 @@ static struct register_write *register_write_new(coop_request *req)
 static const char member_create_schema[] =
     "{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"name\"],"
     " \"properties\": {"
-    "  \"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200},"
-    "  \"email\": {\"type\": [\"string\", \"null\"], \"minLength\": 3, \"maxLength\": 254},"
-    "  \"status\": {\"type\": \"string\", \"enum\": [\"applicant\", \"member\"]},"
-    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
+    "  \"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 200,"
+    "            \"description\": \"Not blank; leading and trailing spaces are trimmed.\"},"
+    "  \"email\": {\"type\": [\"string\", \"null\"], \"minLength\": 3, \"maxLength\": 254,"
+    "             \"description\": \"name@domain; unique among members, case-insensitively.\"},"
+    "  \"status\": {\"type\": \"string\", \"enum\": [\"applicant\", \"member\"],"
+    "              \"default\": \"applicant\"},"
+    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\","
+    "                      \"description\": \"From 1900-01-01; default: today (UTC).\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
 
 static void member_create(coop_request *req, void *arg)
@@ -446,7 +450,9 @@ static const char status_change_schema[] =
     " \"properties\": {"
     "  \"status\": {\"type\": \"string\","
     "              \"enum\": [\"applicant\", \"member\", \"resigned\", \"excluded\"]},"
-    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\"},"
+    "  \"effective_date\": {\"type\": \"string\", \"format\": \"date\","
+    "                      \"description\": \"Not before the current status's effective date;"
+    " default: today (UTC).\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
 
 static void status_change(coop_request *req, void *arg)

@@ -259,8 +259,10 @@ static const char token_create_schema[] =
     " \"properties\": {"
     "  \"role\": {\"type\": \"string\","
     "            \"enum\": [\"operator\", \"member\", \"partner\", \"customer\"]},"
-    "  \"member_id\": {\"type\": [\"integer\", \"null\"], \"minimum\": 1},"
-    "  \"label\": {\"type\": \"string\", \"maxLength\": 200}}}";
+    "  \"member_id\": {\"type\": [\"integer\", \"null\"], \"minimum\": 1,"
+    "                 \"description\": \"Required for role member, whose latest status must be"
+    " applicant or member; optional for the others.\"},"
+    "  \"label\": {\"type\": \"string\", \"maxLength\": 200, \"default\": \"\"}}}";
 
 /* What a creation needs across its round trip: the secret, shown once. */
 struct token_creation {
