@@ -262,7 +262,7 @@ static void test_queue_bound(void)
 {
     struct outcome busy[2], waiting;
     for (int i = 0; i < 2; i++)
-        CHECK_INT(query(NULL, "SELECT pg_sleep(6.5)", 0, NULL, &busy[i]), 0);
+        CHECK_INT(query(NULL, "SELECT pg_sleep(8)", 0, NULL, &busy[i]), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &waiting), 0);
@@ -270,9 +270,20 @@ static void test_queue_bound(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK_INT(waiting.status, -COOP_EUNAVAILABLE);
-    CHECK(waited > 4.9 && waited < 6.0);
+    CHECK(waited > 4.9 && waited < 7.5);
+    /* A cancelled statement is refused (57014), its connection stays up. */
+    CHECK_STR(admin_value("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND query = 'SELECT pg_sleep(8)'"),
+              "2");
     CHECK(run_until(&busy[0].done, 10) && run_until(&busy[1].done, 10));
-    CHECK_INT(busy[0].status + busy[1].status, 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(busy[i].status, -COOP_EDB);
+        CHECK_STR(busy[i].sqlstate, "57014");
+    }
+    CHECK_INT(db_pool_ready(), 1);
+    db_pool_stats stats;
+    db_pool_get_stats(&stats);
+    CHECK_INT(stats.connected, 2);
 }
 
 /* ------------------------------------------------------------------------- */
