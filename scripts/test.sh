@@ -53,12 +53,17 @@ export COOP_TEST_PGPORT COOP_TEST_PGUSER
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The integration tests run on Debian's python3 (which deps.sh guarantees), not on whichever
+# python3 comes first in PATH (pyenv and the like), so every machine runs them alike.
+python=()
+[ -x /usr/bin/python3 ] && python=(-DPython3_EXECUTABLE=/usr/bin/python3)
+
 # Runs one build-and-test phase: configure, build, then the whole suite.
 run_phase() {
     local build_dir=$1
     shift
     echo "== $build_dir: configure and build" >&2
-    cmake -S . -B "$build_dir" -DCMAKE_C_FLAGS=-Werror "$@" >/dev/null
+    cmake -S . -B "$build_dir" -DCMAKE_C_FLAGS=-Werror "${python[@]}" "$@" >/dev/null
     cmake --build "$build_dir" -j "$jobs"
     echo "== $build_dir: ctest" >&2
     (cd "$build_dir" && ctest --output-on-failure --timeout 600 -j "$jobs")
