@@ -11,6 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 
 #include "db_internal.h"
@@ -532,6 +536,35 @@ static void test_no_server(void)
     db_pool_stop();
 }
 
+/* A server that accepts the TCP connection and then never answers: the pool
+ * stays connecting (statements wait rather than fail at once), and stopping
+ * then cancels the waiting statement and frees the half-open connection. */
+static void test_stop_while_connecting(void)
+{
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    CHECK_INT(bind(listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    CHECK_INT(listen(listener, 4), 0);
+    CHECK_INT(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+    char info[128], err[256];
+    snprintf(info, sizeof info, "host=127.0.0.1 port=%d sslmode=disable", ntohs(addr.sin_port));
+    CHECK_INT(db_pool_start(base, info, 2, err, sizeof err), 0);
+    run_for_ms(200);
+    CHECK_INT(db_pool_ready(), 0);
+    struct outcome o;
+    CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &o), 0);
+    run_for_ms(100);
+    CHECK_INT(o.calls, 0); /* waiting for a connection, not failed */
+    db_pool_stats stats;
+    db_pool_get_stats(&stats);
+    CHECK_INT(stats.queued, 1);
+    db_pool_stop();
+    CHECK_INT(o.calls, 1);
+    CHECK_INT(o.status, -COOP_ECANCELLED);
+    close(listener);
+}
+
 /* Two hosts, the first refusing: libpq moves to a new socket while connecting,
  * which the pool must follow. Over TCP, so the keepalive settings apply too. */
 static void test_second_host(void)
@@ -614,6 +647,7 @@ int main(int argc, char **argv)
     test_stop();
     test_no_server();
     test_second_host();
+    test_stop_while_connecting();
     /* Deferred callbacks of the stopped pool must have run or been freed. */
     run_for_ms(50);
 
