@@ -74,16 +74,32 @@ void ballots_cast(coop_request *req, void *arg);
 void ballots_verify(coop_request *req, void *arg);
 void ballots_mine(coop_request *req, void *arg);
 
-/* ---- close.c: closing, timers, results ------------------------------------------------------ */
+/* ---- close.c: closing and results ---------------------------------------------------------- */
 
 void close_by_operator(coop_request *req, void *arg);
 void result_get(coop_request *req, void *arg);
 
+/* Closes proposal id in one transaction (see close.c): for the operator's request req (borrowed;
+ * answered with the result or a problem), or for the timer when req is NULL (then a failure
+ * re-arms the timer through schedule_retry_close()). */
+void close_start(int64_t id, coop_request *req);
+
+/* ---- schedule.c: this node's timers and the sweep ------------------------------------------- */
+
+/* Retry delay after a failed close or snapshot (database away, node stopping...). */
+#define VOTING_RETRY_MS 5000
+
 /* Arms this node's timers for proposal id: one that takes the electorate at opens_at (when
  * open_in_ms >= 0, i.e. not taken yet) and one that closes it at closes_at. Delays are from
- * now; negative close delays fire at once. Idempotent: a proposal already armed is left as
- * it is. */
+ * now; negative close delays fire at once. Idempotent: a proposal already armed keeps its
+ * timers (only a closing timer that could not be armed is armed again). */
 void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms);
+
+/* Forgets proposal id and cancels its timers: it is closed (or gone). */
+void schedule_closed(int64_t id);
+
+/* Arms proposal id's closing timer again, delay_ms from now, if this node knows it. */
+void schedule_retry_close(int64_t id, int64_t delay_ms);
 
 /* Starts the sweep: at once, then every voting_sweep_seconds, arms timers for every open
  * proposal this node has none for (after a restart, or created by another node). */
@@ -91,6 +107,8 @@ void schedule_start(void);
 
 /* Cancels every timer; called from stop. */
 void schedule_stop(void);
+
+/* ---- result.c ------------------------------------------------------------------------------ */
 
 /* Builds the result JSON of a closed proposal: proposal is close_proposal()'s JSON (borrowed),
  * result the tally (borrowed). New reference, or NULL on out of memory. */
