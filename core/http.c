@@ -374,6 +374,12 @@ static void reply_malformed_json(coop_request *req, const json_error_t *jerr)
         json_pack("{s:s, s:s, s:i, s:i, s:i, s:[{s:s, s:s}]}", "title", "Malformed JSON", "detail",
                   detail, "line", jerr->line, "column", jerr->column, "position", jerr->position,
                   "errors", "pointer", "", "message", jerr->text);
+    if (!problem) {
+        /* jansson quotes the offending bytes, which may not be UTF-8 themselves. */
+        problem = json_pack("{s:s, s:s, s:i, s:i, s:i}", "title", "Malformed JSON", "detail",
+                            "The body is not valid JSON (it is not valid UTF-8 there).", "line",
+                            jerr->line, "column", jerr->column, "position", jerr->position);
+    }
     host_reply_problem(req, 400, problem);
 }
 

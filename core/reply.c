@@ -414,7 +414,10 @@ void reply_problem_detail(coop_request *req, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    json_t *problem = problem_complete(json_pack("{s:s}", "detail", detail), status, req->id);
+    json_t *detail_json = json_string(detail);
+    if (!detail_json) /* not UTF-8 (bytes of a request in it): say so rather than nothing */
+        detail_json = json_string("(the detail is not valid UTF-8)");
+    json_t *problem = problem_complete(json_pack("{s:o}", "detail", detail_json), status, req->id);
     reply_json_value(req, status, "application/problem+json", problem);
     json_decref(problem);
 }
