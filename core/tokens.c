@@ -284,15 +284,16 @@ static void token_created(const coop_db_result *res, void *arg)
         coop_reply_db_error(req, res);
     } else if (coop_db_is_null(res, 0, coop_db_column(res, "id"))) {
         /* Refused by the statement's conditions: say which. */
+        const char *exists = coop_db_value(res, 0, coop_db_column(res, "member_exists"));
         const char *status = coop_db_value(res, 0, coop_db_column(res, "member_status"));
         char message[160];
-        if (!status)
+        if (!exists || strcmp(exists, "t") != 0)
             snprintf(message, sizeof(message), "there is no member with id %lld",
                      (long long)tc->member_id);
         else
             snprintf(message, sizeof(message),
-                     "member %lld has status %s; a member token needs status applicant or member",
-                     (long long)tc->member_id, status);
+                     "member %lld has status %s; a member token needs applicant or member",
+                     (long long)tc->member_id, status ? status : "none");
         json_t *errors = json_array();
         coop_invalid_add(errors, "/member_id", message);
         coop_reply_invalid(req, errors);
@@ -311,21 +312,25 @@ static void token_created(const coop_db_result *res, void *arg)
     free(tc);
 }
 
-/* One statement: the member's latest status is read and the token inserted only
- * when the rules hold; the row always comes back, so a refusal can be explained. */
+/* One statement: whether the member exists and their status in force today are
+ * read, and the token inserted only when the rules hold (a member token must be
+ * one that would work now: see the lookup in identity_authenticate); the row
+ * always comes back, so a refusal can be explained. */
 static const char token_insert_sql[] =
     "WITH target AS ("
-    "  SELECT (SELECT c.status FROM coop.member_status_changes c"
-    "          WHERE c.member_id = $3::bigint"
-    "          ORDER BY c.effective_date DESC, c.id DESC LIMIT 1) AS member_status),"
+    "  SELECT EXISTS (SELECT 1 FROM coop.members m WHERE m.id = $3::bigint) AS member_exists,"
+    "   (SELECT c.status FROM coop.member_status_changes c"
+    "    WHERE c.member_id = $3::bigint"
+    "     AND c.effective_date <= (now() AT TIME ZONE 'UTC')::date"
+    "    ORDER BY c.effective_date DESC, c.id DESC LIMIT 1) AS member_status),"
     " ins AS ("
     "  INSERT INTO coop.tokens (sha256, role, member_id, label, created_by)"
     "  SELECT $1::bytea, $2, $3::bigint, $4, $5::bigint FROM target"
     "  WHERE $3::bigint IS NULL"
-    "     OR target.member_status IN ('applicant', 'member')"
-    "     OR ($2 <> 'member' AND target.member_status IS NOT NULL)"
+    "     OR (target.member_exists AND ($2 <> 'member'"
+    "         OR coalesce(target.member_status, 'applicant') IN ('applicant', 'member')))"
     "  RETURNING id, role, member_id, label, coop.rfc3339(created_at) AS created_at)"
-    " SELECT target.member_status, ins.* FROM target LEFT JOIN ins ON true";
+    " SELECT target.member_exists, target.member_status, ins.* FROM target LEFT JOIN ins ON true";
 
 static void token_create(coop_request *req, void *arg)
 {

@@ -122,6 +122,17 @@ class TestTokens(coophelper.CoopTestCase):
                 self.assertProblem(self.create(body), 422, pointer)
                 self.assertEqual(self.token_count(), before)
 
+    def test_member_token_for_a_member_leaving_later(self):
+        """A resignation recorded ahead of its date does not stop a member token today."""
+        member_id = self.member()
+        resp = self.http("POST", f"/v1/members/{member_id}/status",
+                         {"status": "resigned", "effective_date": "2999-12-31"},
+                         token=self.operator_token)
+        self.assertEqual(resp.status, 201, resp.body)
+        resp = self.create({"role": "member", "member_id": member_id})
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(self.me(resp.body["token"]).status, 200)
+
     # -- listing
 
     def test_list_never_shows_secrets(self):
