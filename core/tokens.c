@@ -260,8 +260,8 @@ static const char token_create_schema[] =
     "  \"role\": {\"type\": \"string\","
     "            \"enum\": [\"operator\", \"member\", \"partner\", \"customer\"]},"
     "  \"member_id\": {\"type\": [\"integer\", \"null\"], \"minimum\": 1,"
-    "                 \"description\": \"Required for role member, whose status in force today must be"
-    " applicant or member; optional for the others.\"},"
+    "                 \"description\": \"Required for role member, whose status in force"
+    " today must be applicant or member; optional for the others.\"},"
     "  \"label\": {\"type\": \"string\", \"maxLength\": 200, \"default\": \"\"}}}";
 
 /* What a creation needs across its round trip: the secret, shown once. */

@@ -358,8 +358,8 @@ class TestMemberChain(coophelper.CoopTestCase):
 
     def test_chain_recomputes_and_detects_tampering(self):
         op = self.operator_token
-        a = self.http("POST", "/v1/members", {"name": "Chain A", "note": "pipe | and \"quotes\" é"},
-                      token=op).body
+        a = self.http("POST", "/v1/members",
+                      {"name": "Chain A", "note": "pipe | and \"quotes\" é"}, token=op).body
         b = self.http("POST", "/v1/members", {"name": "Chain B", "status": "member"}, token=op).body
         self.assertEqual(self.http("POST", f"/v1/members/{a['id']}/status",
                                    {"status": "member"}, token=op).status, 201)

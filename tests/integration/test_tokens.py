@@ -82,8 +82,8 @@ class TestTokens(coophelper.CoopTestCase):
         self.assertEqual(me.body["role"], "operator")
         self.assertIsNone(me.body["member_id"])
         self.assertIsInstance(me.body["token_id"], int)
-        self.assertEqual(self.sql(f"SELECT label FROM coop.tokens WHERE id = {me.body['token_id']}"),
-                         "TestTokens operator")
+        label = self.sql(f"SELECT label FROM coop.tokens WHERE id = {me.body['token_id']}")
+        self.assertEqual(label, "TestTokens operator")
 
     def test_partner_and_customer_tokens(self):
         for role in ("partner", "customer", "operator"):
