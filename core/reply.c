@@ -336,17 +336,18 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
             if (body)
                 evbuffer_add_buffer(out, body);
             bytes = evbuffer_get_length(out);
-            if (content_type && bytes > 0)
-                evhttp_add_header(headers, "Content-Type", content_type);
-            evhttp_add_header(headers, "X-Request-Id", req->id);
             /* Date and Content-Length would otherwise be printf'ed by libevent
-             * on every reply; the date string is cached per second. */
+             * on every reply; the date string is cached per second. They go
+             * first, in the order libevent then looks them up. */
             evhttp_add_header(headers, "Date", http_date());
             if (status >= 200 && status != 204 && status != 304) {
                 char length[24];
                 format_decimal(length, bytes);
                 evhttp_add_header(headers, "Content-Length", length);
             }
+            if (content_type && bytes > 0)
+                evhttp_add_header(headers, "Content-Type", content_type);
+            evhttp_add_header(headers, "X-Request-Id", req->id);
             /* HEAD is answered as GET without the body, which libevent 2.1
              * would otherwise send; Content-Length still tells its size. */
             if (req->command == EVHTTP_REQ_HEAD) {
