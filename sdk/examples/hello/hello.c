@@ -18,20 +18,24 @@ static const char hello_openapi[] =
     " \"security\": [{\"bearer\": []}],"
     " \"responses\": {\"200\": {\"description\": \"The greeting\"}}}}}";
 
-/* Read once at init; the config object outlives every request. */
-static const char *greeting = "pong";
+/* The answer never changes, so it is built once at init and shared: each
+ * reply takes a new reference (coop_reply_json steals one) instead of building
+ * the object again. coopd runs one loop thread, so the reference count needs
+ * no lock. */
+static json_t *answer;
 
 static void hello_ping(coop_request *req, void *arg)
 {
     (void)arg;
-    coop_reply_json(req, 200, json_pack("{s:s}", "message", greeting));
+    coop_reply_json(req, 200, json_incref(answer));
 }
 
 static int hello_init(coop_plugin *self, const json_t *config)
 {
     const json_t *g = json_object_get(config, "greeting");
-    if (g)
-        greeting = json_string_value(g);
+    answer = json_pack("{s:s}", "message", g ? json_string_value(g) : "pong");
+    if (!answer)
+        return -COOP_ENOMEM;
 
     static const coop_route ping = {
         .method = COOP_GET,
@@ -42,6 +46,13 @@ static int hello_init(coop_plugin *self, const json_t *config)
     return coop_route_add(self, &ping);
 }
 
+static void hello_stop(coop_plugin *self)
+{
+    (void)self;
+    json_decref(answer);
+    answer = NULL;
+}
+
 static const coop_plugin_descriptor hello_descriptor = {
     COOP_DESCRIPTOR_HEADER,
     .name = "hello",
@@ -49,6 +60,7 @@ static const coop_plugin_descriptor hello_descriptor = {
     .config_schema = hello_config_schema,
     .openapi = hello_openapi,
     .init = hello_init,
+    .stop = hello_stop,
 };
 
 COOP_PLUGIN(hello_descriptor)
