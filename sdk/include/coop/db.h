@@ -22,7 +22,9 @@ extern "C" {
 #endif
 
 /** Runs one statement outside a transaction. sql and params are copied.
- *  Returns 0 when queued (cb will run), or -COOP_EINVAL (cb will not run). */
+ *  Returns 0 when queued (cb will run exactly once). Otherwise cb will not
+ *  run: -COOP_EINVAL (bad arguments), -COOP_ENOMEM, or -COOP_ESTATE (the pool
+ *  is not running: before start-up finished or after coopd began to stop). */
 static inline int coop_db_query(coop_plugin *self, const char *sql, int nparams,
                                 const char *const *params, coop_db_fn cb, void *arg)
 {
@@ -30,7 +32,8 @@ static inline int coop_db_query(coop_plugin *self, const char *sql, int nparams,
 }
 
 /** Starts a transaction on a connection of its own. cb gets the open tx, or
- *  tx NULL and a failed res. Returns 0 when queued, or -COOP_EINVAL. */
+ *  tx NULL and a failed res. Returns 0 when queued (cb will run), or, with cb
+ *  not run, -COOP_EINVAL, -COOP_ENOMEM or -COOP_ESTATE as coop_db_query(). */
 static inline int coop_tx_begin(coop_plugin *self, coop_tx_fn cb, void *arg)
 {
     return coop_host->tx_begin(self, cb, arg);
@@ -38,21 +41,30 @@ static inline int coop_tx_begin(coop_plugin *self, coop_tx_fn cb, void *arg)
 
 /** Runs one statement in tx (borrowed). sql and params are copied. After a
  *  failed statement the transaction can only be rolled back. Returns 0 when
- *  queued, or -COOP_EINVAL / -COOP_ESTATE (a statement is already running). */
+ *  queued; otherwise cb will not run and tx stays as it was: -COOP_EINVAL,
+ *  -COOP_ENOMEM, or -COOP_ESTATE (a statement of tx is still running, or tx is
+ *  already ending). */
 static inline int coop_tx_query(coop_tx *tx, const char *sql, int nparams,
                                 const char *const *params, coop_tx_fn cb, void *arg)
 {
     return coop_host->tx_query(tx, sql, nparams, params, cb, arg);
 }
 
-/** Commits tx; tx is gone when this returns. cb (may be NULL) gets tx NULL and
- *  the COMMIT's result: a failed one means nothing was written. */
+/** Commits tx. On 0, tx is gone when this returns, and cb (may be NULL) gets
+ *  tx NULL and the COMMIT's result: status 0 means it committed; -COOP_EDB
+ *  means nothing was written (SQLSTATE 25P02 when an earlier statement had
+ *  failed); -COOP_EUNAVAILABLE means the outcome is unknown (the link broke
+ *  while the server may have committed), so retried writes need a key of their
+ *  own. On -COOP_EINVAL, -COOP_ENOMEM or -COOP_ESTATE (a statement of tx is
+ *  still running) tx is still open and cb will not run. */
 static inline int coop_tx_commit(coop_tx *tx, coop_tx_fn cb, void *arg)
 {
     return coop_host->tx_commit(tx, cb, arg);
 }
 
-/** Rolls tx back; tx is gone when this returns. cb may be NULL. */
+/** Rolls tx back. On 0, tx is gone when this returns and cb (may be NULL)
+ *  runs later with tx NULL. On -COOP_EINVAL, -COOP_ENOMEM or -COOP_ESTATE (a
+ *  statement of tx is still running) tx is still open and cb will not run. */
 static inline int coop_tx_rollback(coop_tx *tx, coop_tx_fn cb, void *arg)
 {
     return coop_host->tx_rollback(tx, cb, arg);
