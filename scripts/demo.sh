@@ -76,6 +76,9 @@ elif [ $# -gt 0 ]; then
 fi
 
 [ -f "$config" ] || die "missing $config"
+if other=$(running_pid "$demo_pid_file" demo.sh) && [ "$other" != $$ ]; then
+    die "a demo is already running (pid $other); stop it with scripts/demo.sh stop"
+fi
 
 bash scripts/deps.sh
 
