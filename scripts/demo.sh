@@ -33,17 +33,21 @@ running_pid() {
     echo "$pid"
 }
 
-running_coopd_pid() { running_pid "$pid_file" coopd; }
+# Sends SIGTERM to PID and waits up to SECONDS for it to exit; fails if it is still there.
+terminate() {
+    local pid=$1 seconds=$2 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 $((seconds * 10))); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
 
 stop_coopd() {
-    local pid i
-    if pid=$(running_coopd_pid); then
-        kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
+    local pid
+    if pid=$(running_pid "$pid_file" coopd); then
+        if ! terminate "$pid" 10; then
             say "coopd ($pid) did not stop within 10 s of SIGTERM; killing it"
             kill -KILL "$pid" 2>/dev/null || true
         fi
@@ -62,11 +66,7 @@ stop_all() {
 if [ "${1:-}" = stop ]; then
     # A demo in the foreground elsewhere stops everything itself when told to (its TERM trap).
     if demo_pid=$(running_pid "$demo_pid_file" demo.sh); then
-        kill -TERM "$demo_pid" 2>/dev/null || true
-        for i in $(seq 1 300); do
-            kill -0 "$demo_pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        terminate "$demo_pid" 30 || true
     fi
     stop_all
     exit 0
@@ -154,7 +154,8 @@ set +e
 wait "$coopd_pid"
 status=$?
 set -e
-if [ $status -lt 128 ]; then
+# 0: coopd stopped gracefully (Ctrl-C reaches it too); above 128: this shell was interrupted.
+if [ $status -ne 0 ] && [ $status -lt 128 ]; then
     tail -n 20 "$log" >&2
     say "coopd exited with status $status (log above)"
     exit 1
