@@ -147,6 +147,17 @@ class TestPluginRefusals(StartupErrorCase):
             {"wrong_name": {}},
             "coopd: plugin wrong_name: wrong_name.so declares the name \"other_name\"")
 
+    def test_two_migrations_of_one_name(self):
+        self.assertRefusedBothWays(
+            {"migration_twice": {}},
+            "coopd: plugin migration_twice: migration #2 has the same name as #1: 001_a.sql")
+
+    def test_migration_name_with_a_newline_is_refused_without_echoing_it(self):
+        self.assertRefusedBothWays(
+            {"migration_bad_name": {}},
+            "coopd: plugin migration_bad_name: migration #2 has a control character (0x0a) in "
+            "its name")
+
     def test_first_broken_plugin_in_config_order_is_named(self):
         # Valid plugins before it load; the line still names only the broken one.
         self.assertRefusedBothWays(
