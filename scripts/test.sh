@@ -31,14 +31,16 @@ bash scripts/deps.sh
 # under a private home (e.g. /root) is out of its reach, and a long path would overflow the Unix
 # socket name: then the cluster goes to a temporary folder instead.
 pgdir=$checkout/.pgdata-test
+pgdir_is_temporary=false
 if { [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$checkout"; } ||
     [ ${#pgdir} -gt 90 ]; then
-    pgdir=$(mktemp -d /tmp/coop-pgtest.XXXXXX)
+    pgdir=$(mktemp -d -p /tmp)
+    pgdir_is_temporary=true
 fi
 
 stop_cluster() {
     bash scripts/pg.sh stop "$pgdir" >/dev/null 2>&1 || true
-    case "$pgdir" in /tmp/coop-pgtest.*) rm -rf "$pgdir" ;; esac
+    if $pgdir_is_temporary; then rm -rf "$pgdir"; fi
 }
 trap stop_cluster EXIT
 bash scripts/pg.sh stop "$pgdir" >/dev/null 2>&1 || true
