@@ -493,8 +493,10 @@ class CoopTestCase(unittest.TestCase):
     """A test class with its own database and a running coopd.
 
     Class attributes to override:
-      plugins      plugin name -> settings, as in the "plugins" section of the config
-      start_coopd  False to get the database and config but no running coopd
+      plugins          plugin name -> settings, as in the "plugins" section of the config
+      start_coopd      False to get the database and config but no running coopd
+      private_cluster  True to run on a PostgreSQL cluster of the class's own (a PrivateCluster,
+                       removed afterwards) that the tests may stop and start (database outages)
 
     Override the class method edit_config(cls, config) to change the generated config.
     Available to the tests: cls.cluster, cls.dbname, cls.coop (a Coopd), cls.operator_token,
@@ -503,6 +505,7 @@ class CoopTestCase(unittest.TestCase):
 
     plugins = {}
     start_coopd = True
+    private_cluster = False
     coop = None
 
     @classmethod
@@ -512,30 +515,37 @@ class CoopTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cluster = TestCluster()
-        cls.dbname = cls.cluster.create_database(cls.__name__)
-        cls.coop = Coopd(cls.cluster, cls.dbname, plugins=cls.plugins)
-        cls.edit_config(cls.coop.config)
+        cls.cluster = PrivateCluster().start() if cls.private_cluster else TestCluster()
         try:
+            cls.dbname = cls.cluster.create_database(cls.__name__)
+            cls.coop = Coopd(cls.cluster, cls.dbname, plugins=cls.plugins)
+            cls.edit_config(cls.coop.config)
             cls.operator_token = cls.coop.create_operator_token(label=f"{cls.__name__} operator")
             if cls.start_coopd:
                 cls.coop.start()
         except BaseException:
-            cls.coop.kill()
-            cls.cluster.drop_database(cls.dbname)
+            if cls.coop is not None:
+                cls.coop.kill()
+            cls._release_database()
             raise
+
+    @classmethod
+    def _release_database(cls):
+        if cls.private_cluster:
+            cls.cluster.destroy()
+        elif getattr(cls, "dbname", None):
+            cls.cluster.drop_database(cls.dbname)
 
     @classmethod
     def tearDownClass(cls):
         try:
             if cls.coop is not None:
                 cls.coop.stop()
-            cls.cluster.drop_database(cls.dbname)
-            if cls.coop is not None:
                 cls.coop.remove_workdir()
         finally:
             if cls.coop is not None:
                 cls.coop.kill()
+            cls._release_database()
             super().tearDownClass()
 
     def http(self, method, path, body=None, token=None, headers=None, timeout=None):
