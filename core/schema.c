@@ -25,12 +25,15 @@
  */
 #include "schema_internal.h"
 
-#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "json_unique_internal.h"
+#include "rfc3339_internal.h"
+#include "text_buf_internal.h"
 
 /* A validation reports at most this many errors: enough to fix a request,
  * bounded so that a hostile body cannot make a huge answer. */
@@ -39,34 +42,14 @@
 /* ---------------------------------------------------------------------------------------- */
 /* JSON pointers being built while walking a document */
 
-typedef struct pointer_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} pointer_buf;
-
-static void pointer_reserve(pointer_buf *p, size_t extra)
-{
-    if (p->len + extra + 1 <= p->cap)
-        return;
-    size_t cap = p->cap ? p->cap : 64;
-    while (cap < p->len + extra + 1)
-        cap *= 2;
-    char *s = realloc(p->s, cap);
-    if (!s) {
-        p->oom = 1;
-        return;
-    }
-    p->s = s;
-    p->cap = cap;
-}
+/* A pointer_buf is a text_buf holding "/a/0/b". */
+typedef text_buf pointer_buf;
 
 /* Appends "/" and the member name, escaped; returns the length to pop back to. */
 static size_t pointer_push(pointer_buf *p, const char *name)
 {
     size_t mark = p->len;
-    pointer_reserve(p, 1 + 2 * strlen(name));
-    if (p->oom)
+    if (text_buf_reserve(p, 1 + 2 * strlen(name)) < 0)
         return mark;
     p->s[p->len++] = '/';
     for (const char *c = name; *c; c++) {
@@ -220,89 +203,6 @@ static void value_text(const json_t *v, char *out, size_t outlen)
     else
         snprintf(out, outlen, "%s", s);
     free(s);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* RFC 3339 dates and times */
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-static int days_in_month(int year, int month)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* full-date = date-fullyear "-" date-month "-" date-mday, at s (10 bytes). */
-static int rfc3339_full_date(const char *s)
-{
-    int y, m, d;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
-        !digits(s + 8, 2, &d))
-        return 0;
-    return m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
-int schema_is_rfc3339_date(const char *s)
-{
-    return strlen(s) == 10 && rfc3339_full_date(s);
-}
-
-/* date-time = full-date "T" full-time; full-time = partial-time time-offset;
- * partial-time = HH ":" MM ":" SS ["." 1*DIGIT]; time-offset = "Z" / ("+" / "-") HH ":" MM.
- * "T" and "Z" may be lower case (RFC 3339 5.6). A leap second (:60) is valid only
- * where it can occur: at 23:59 UTC. */
-int schema_is_rfc3339_date_time(const char *s)
-{
-    size_t len = strlen(s);
-    if (len < 20 || !rfc3339_full_date(s) || (s[10] != 'T' && s[10] != 't'))
-        return 0;
-    int hh, mm, ss;
-    const char *t = s + 11;
-    if (!digits(t, 2, &hh) || t[2] != ':' || !digits(t + 3, 2, &mm) || t[5] != ':' ||
-        !digits(t + 6, 2, &ss))
-        return 0;
-    if (hh > 23 || mm > 59 || ss > 60)
-        return 0;
-    const char *p = t + 8;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return 0;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    int offset_minutes = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            return 0;
-        offset_minutes = (*p == '+' ? 1 : -1) * (oh * 60 + om);
-        p += 6;
-    } else {
-        return 0;
-    }
-    if (*p != '\0')
-        return 0;
-    if (ss == 60) {
-        int utc = ((hh * 60 + mm - offset_minutes) % 1440 + 1440) % 1440;
-        if (utc != 23 * 60 + 59)
-            return 0;
-    }
-    return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -579,164 +479,18 @@ static void number_text(const json_t *n, char *out, size_t outlen)
 
 static void validate_node(validation *v, const json_t *schema, const json_t *inst);
 
-/* ---------------------------------------------------------------------------------------- */
-/* uniqueItems in O(n log n): a body of a megabyte can hold hundreds of thousands of
- * items, and comparing every pair would stall the loop. Each item gets a canonical
- * text (object keys sorted, an integral real written as the integer it equals, so
- * that 1 and 1.0 agree as JSON Schema wants); sorting the texts brings duplicates
- * side by side. */
-
-typedef struct text_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} text_buf;
-
-static void text_append(text_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->s, cap);
-        if (!grown) {
-            b->oom = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static int compare_keys(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void canonical_text(text_buf *b, const json_t *v)
-{
-    char num[40];
-    switch (json_typeof(v)) {
-    case JSON_INTEGER:
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        text_append(b, num, strlen(num));
-        return;
-    case JSON_REAL: {
-        double d = json_real_value(v);
-        if (d == floor(d) && fabs(d) < 9.2e18)
-            snprintf(num, sizeof(num), "%lld", (long long)d);
-        else
-            snprintf(num, sizeof(num), "%.17g", d);
-        text_append(b, num, strlen(num));
-        return;
-    }
-    case JSON_STRING: {
-        char *quoted = json_dumps(v, JSON_ENCODE_ANY);
-        if (!quoted) {
-            b->oom = 1;
-            return;
-        }
-        text_append(b, quoted, strlen(quoted));
-        free(quoted);
-        return;
-    }
-    case JSON_ARRAY: {
-        text_append(b, "[", 1);
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                text_append(b, ",", 1);
-            canonical_text(b, json_array_get(v, i));
-        }
-        text_append(b, "]", 1);
-        return;
-    }
-    case JSON_OBJECT: {
-        size_t n = json_object_size(v), i = 0;
-        const char **keys = malloc((n ? n : 1) * sizeof(*keys));
-        if (!keys) {
-            b->oom = 1;
-            return;
-        }
-        const char *key;
-        json_t *member;
-        json_object_foreach((json_t *)v, key, member) keys[i++] = key;
-        qsort(keys, n, sizeof(*keys), compare_keys);
-        text_append(b, "{", 1);
-        for (i = 0; i < n; i++) {
-            json_t *k = json_string(keys[i]);
-            if (i)
-                text_append(b, ",", 1);
-            if (k)
-                canonical_text(b, k);
-            json_decref(k);
-            text_append(b, ":", 1);
-            canonical_text(b, json_object_get(v, keys[i]));
-        }
-        text_append(b, "}", 1);
-        free(keys);
-        return;
-    }
-    case JSON_TRUE:
-        text_append(b, "true", 4);
-        return;
-    case JSON_FALSE:
-        text_append(b, "false", 5);
-        return;
-    default:
-        text_append(b, "null", 4);
-        return;
-    }
-}
-
-typedef struct unique_item {
-    size_t offset; /* of the item's canonical text in the shared buffer */
-    size_t index;
-} unique_item;
-
-static const char *unique_texts;
-
-static int compare_unique_items(const void *a, const void *b)
-{
-    const unique_item *x = a, *y = b;
-    int c = strcmp(unique_texts + x->offset, unique_texts + y->offset);
-    if (c)
-        return c;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-static void invalid(validation *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
+/* uniqueItems: reports each item that repeats an earlier one, at the item's
+ * pointer, naming the first. */
 static void validate_unique(validation *v, const json_t *inst)
 {
     size_t n = json_array_size(inst);
     if (n < 2)
         return;
-    text_buf texts = {0};
-    unique_item *items = malloc(n * sizeof(*items));
     size_t *first = malloc(n * sizeof(*first));
-    if (!items || !first) {
-        texts.oom = 1;
-        goto out_free;
-    }
-    for (size_t i = 0; i < n && !texts.oom; i++) {
-        items[i].offset = texts.len;
-        items[i].index = i;
-        canonical_text(&texts, json_array_get(inst, i));
-        text_append(&texts, "", 0);
-        texts.len++; /* keep the NUL that ends this item's text */
-    }
-    if (texts.oom)
-        goto out_free;
-    unique_texts = texts.s;
-    qsort(items, n, sizeof(*items), compare_unique_items);
-    for (size_t i = 0; i < n; i++) {
-        int same = i > 0 && strcmp(texts.s + items[i].offset, texts.s + items[i - 1].offset) == 0;
-        first[items[i].index] = same ? first[items[i - 1].index] : items[i].index;
+    if (!first || json_unique_first_indices(inst, first) < 0) {
+        invalid(v, "out of memory");
+        free(first);
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         if (first[i] != i) {
@@ -745,11 +499,6 @@ static void validate_unique(validation *v, const json_t *inst)
             pointer_pop(&v->ptr, mark);
         }
     }
-out_free:
-    if (texts.oom)
-        invalid(v, "out of memory");
-    free(texts.s);
-    free(items);
     free(first);
 }
 
@@ -761,12 +510,12 @@ static void validate_string(validation *v, const json_t *schema, const json_t *i
     if ((k = json_object_get(schema, "minLength")) || json_object_get(schema, "maxLength")) {
         size_t len = utf8_length(s, bytes);
         if (k && len < (size_t)json_integer_value(k))
-            invalid(v, "must be at least %" JSON_INTEGER_FORMAT " characters long",
-                    json_integer_value(k));
+            invalid(v, "must be at least %" JSON_INTEGER_FORMAT " character%s long",
+                    json_integer_value(k), json_integer_value(k) == 1 ? "" : "s");
         k = json_object_get(schema, "maxLength");
         if (k && len > (size_t)json_integer_value(k))
-            invalid(v, "must be at most %" JSON_INTEGER_FORMAT " characters long",
-                    json_integer_value(k));
+            invalid(v, "must be at most %" JSON_INTEGER_FORMAT " character%s long",
+                    json_integer_value(k), json_integer_value(k) == 1 ? "" : "s");
     }
     if ((k = json_object_get(schema, "pattern"))) {
         pattern_entry *e = pattern_get(json_string_value(k));
@@ -777,9 +526,9 @@ static void validate_string(validation *v, const json_t *schema, const json_t *i
     if ((k = json_object_get(schema, "format"))) {
         const char *f = json_string_value(k);
         int embedded_nul = strlen(s) != bytes;
-        if (strcmp(f, "date-time") == 0 && (embedded_nul || !schema_is_rfc3339_date_time(s)))
+        if (strcmp(f, "date-time") == 0 && (embedded_nul || !rfc3339_is_date_time(s)))
             invalid(v, "must be an RFC 3339 date-time such as 2026-05-01T12:00:00Z");
-        else if (strcmp(f, "date") == 0 && (embedded_nul || !schema_is_rfc3339_date(s)))
+        else if (strcmp(f, "date") == 0 && (embedded_nul || !rfc3339_is_date(s)))
             invalid(v, "must be an RFC 3339 date such as 2026-05-01");
     }
 }

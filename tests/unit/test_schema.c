@@ -1,5 +1,6 @@
 /*
- * Unit tests of core/schema.c, the JSON Schema subset validator. Every case is
+ * Unit tests of core/schema.c, the JSON Schema subset validator, and of the
+ * pieces it is built from (rfc3339.c, json_unique.c, text_buf.c). Every case is
  * written by hand with the answer JSON Schema (draft 2020-12) gives, apart from
  * the documented differences (integer means an integer literal; POSIX patterns).
  */
@@ -8,7 +9,10 @@
 
 #include <jansson.h>
 
+#include "json_unique_internal.h"
+#include "rfc3339_internal.h"
 #include "schema_internal.h"
+#include "text_buf_internal.h"
 #include "unit.h"
 
 /* The errors of validating instance against schema, as "pointer: message"
@@ -172,7 +176,9 @@ static void test_strings(void)
     CHECK_STR(errors_of("{\"maxLength\": 1}", "\"\\ud83d\\ude00\""), "ok");
     CHECK_STR(errors_of("{\"minLength\": 2}", "\"\\ud83d\\ude00\""),
               ": must be at least 2 characters long");
-    CHECK_STR(errors_of("{\"minLength\": 1}", "\"\""), ": must be at least 1 characters long");
+    CHECK_STR(errors_of("{\"minLength\": 1}", "\"\""), ": must be at least 1 character long");
+    CHECK_STR(errors_of("{\"maxLength\": 1}", "\"ab\""), ": must be at most 1 character long");
+    CHECK_STR(errors_of("{\"maxLength\": 0}", "\"a\""), ": must be at most 0 characters long");
     /* Patterns are unanchored, as in JSON Schema. */
     CHECK_STR(errors_of("{\"pattern\": \"[0-9]+\"}", "\"abc123\""), "ok");
     CHECK_STR(errors_of("{\"pattern\": \"^[0-9]+$\"}", "\"abc123\""),
@@ -263,8 +269,14 @@ static void test_formats(void)
     CHECK_STR(errors_of(d, "\"2026-00-10\""), ": must be an RFC 3339 date such as 2026-05-01");
     CHECK_STR(errors_of(d, "\"2026-01-00\""), ": must be an RFC 3339 date such as 2026-05-01");
     CHECK_STR(errors_of(d, "42"), "ok"); /* formats apply to strings only */
-    CHECK_INT(schema_is_rfc3339_date_time("2026-12-31T23:59:59.999Z"), 1);
-    CHECK_INT(schema_is_rfc3339_date("2026-12-31"), 1);
+    CHECK_INT(rfc3339_is_date_time("2026-12-31T23:59:59.999Z"), 1);
+    CHECK_INT(rfc3339_is_date_time("2026-12-31T23:59:59.999"), 0);
+    CHECK_INT(rfc3339_is_date("2026-12-31"), 1);
+    CHECK_INT(rfc3339_is_date("2026-12-31 "), 0);
+    /* The old names members.c calls answer the same. */
+    CHECK_INT(schema_is_rfc3339_date_time("2026-12-31T23:59:60Z"), 1);
+    CHECK_INT(schema_is_rfc3339_date_time("2026-12-31T23:59:60+01:00"), 0);
+    CHECK_INT(schema_is_rfc3339_date("2100-02-29"), 0);
 }
 
 static void test_many_errors_are_bounded(void)
@@ -309,6 +321,40 @@ static void test_unique_items_scale(void)
                         "[{\"a\": [1.0, {\"b\": null}]}, {\"a\": [1, {\"b\": null}]}]"),
               "/1: duplicates item 0");
     CHECK_STR(errors_of("{\"uniqueItems\": true}", "[0.5, 0.25, 0.5]"), "/2: duplicates item 0");
+}
+
+static void test_unique_first_indices(void)
+{
+    /* Items 2 and 5 repeat 0 and 3 (1.0 is 1; member order does not count), 4
+     * repeats 1; "1" and [1] are different from 1. */
+    json_t *items = json_loads("[1, \"a\", 1.0, {\"a\": 1, \"b\": [2]}, \"a\","
+                               " {\"b\": [2.0], \"a\": 1}, \"1\", [1]]",
+                               0, NULL);
+    size_t first[8];
+    CHECK_INT(json_unique_first_indices(items, first), 0);
+    const size_t expected[8] = {0, 1, 0, 3, 1, 3, 6, 7};
+    for (size_t i = 0; i < 8; i++)
+        CHECK_INT(first[i], expected[i]);
+    json_decref(items);
+    json_t *empty = json_array();
+    CHECK_INT(json_unique_first_indices(empty, first), 0);
+    json_decref(empty);
+}
+
+static void test_text_buf(void)
+{
+    /* Grows past its first 64 bytes, keeps NULs inside, stays NUL-terminated. */
+    text_buf b = {0};
+    for (int i = 0; i < 100; i++)
+        text_buf_append(&b, "ab", 2);
+    text_buf_append(&b, "", 1);
+    text_buf_append(&b, "z", 1);
+    CHECK_INT(b.len, 202);
+    CHECK_INT(b.oom, 0);
+    CHECK_INT(b.s[199], 'b');
+    CHECK_INT(b.s[200], '\0');
+    CHECK_STR(b.s + 201, "z");
+    free(b.s);
 }
 
 static void test_schema_check(void)
@@ -381,6 +427,8 @@ int main(void)
     test_formats();
     test_many_errors_are_bounded();
     test_unique_items_scale();
+    test_unique_first_indices();
+    test_text_buf();
     test_schema_check();
     schema_free_cache();
     return unit_finish();
