@@ -69,6 +69,8 @@ struct db_conn {
     short watching;
     int backoff_ms;
     int broken;              /* a send failed: on_conn_io tears the connection down */
+    int copy_refused;        /* the statement started a COPY: it fails once its results are in */
+    int copy_out;            /* ... a COPY TO STDOUT whose rows are still being read and dropped */
     struct db_stmt *current; /* the statement running, if any */
     enum conn_phase phase;
     PGresult *result;                   /* the running statement's result, collected */
@@ -303,6 +305,8 @@ static void conn_close(struct db_conn *c)
     c->fd = -1;
     c->watching = 0;
     c->broken = 0;
+    c->copy_refused = 0;
+    c->copy_out = 0;
     c->schema[0] = '\0';
     if (c->state == CONN_READY)
         pool.connected--;
@@ -526,6 +530,8 @@ static void conn_statement_done(struct db_conn *c)
     c->current = NULL;
     if (c->phase == PHASE_SET_SEARCH_PATH)
         c->schema[0] = '\0';
+    int copy_refused = c->copy_refused;
+    c->copy_refused = 0;
     if (st->kind == DB_STMT_QUERY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* A plugin opened a transaction with coop_db_query (BEGIN): a pooled
          * connection must come back clean, so start afresh. */
@@ -537,7 +543,12 @@ static void conn_statement_done(struct db_conn *c)
         event_active(c->io, EV_READ, 0);
     }
     struct coop_db_result res;
-    db_result_init(&res, pg, 0, pg ? NULL : "no result");
+    if (copy_refused) {
+        /* Whatever the server said about the COPY, the statement failed. */
+        PQclear(pg);
+        pg = NULL;
+    }
+    db_result_init(&res, pg, 0, pg ? NULL : copy_refused ? "COPY is not supported" : "no result");
     if (!pg)
         res.status = -COOP_EDB;
     pool.queries++;
@@ -548,6 +559,55 @@ static void conn_statement_done(struct db_conn *c)
     pool_pump();
 }
 
+/* Reads and drops the rows of a refused COPY TO STDOUT. Returns 1 once they
+ * are all read (the statement's final result follows), 0 while more are to
+ * come or when the connection was lost. */
+static int conn_drain_copy_out(struct db_conn *c)
+{
+    for (;;) {
+        char *row = NULL;
+        int n = PQgetCopyData(c->pg, &row, 1);
+        if (row)
+            PQfreemem(row);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return 0;
+        if (n == -1) {
+            c->copy_out = 0;
+            return 1;
+        }
+        conn_lost(c);
+        return 0;
+    }
+}
+
+/* The statement started a COPY: the pool has no way to feed or hand out its
+ * data, so the statement fails with "COPY is not supported" (see
+ * conn_statement_done). COPY FROM STDIN is ended with an error, which the
+ * server answers with an error (aborting the transaction, if any); the rows of
+ * COPY TO STDOUT are read and dropped. Either way the connection stays in step
+ * and in service. Returns 1 to go on reading results, 0 to stop (waiting for
+ * input, or the connection was lost). */
+static int conn_refuse_copy(struct db_conn *c, ExecStatusType status)
+{
+    c->copy_refused = 1;
+    if (status == PGRES_COPY_OUT) {
+        c->copy_out = 1;
+        return conn_drain_copy_out(c);
+    }
+    if (status == PGRES_COPY_IN && PQputCopyEnd(c->pg, "COPY is not supported") == 1) {
+        int flushed = PQflush(c->pg);
+        if (flushed >= 0) {
+            conn_watch(c, c->fd, flushed ? EV_READ | EV_WRITE : EV_READ, 0);
+            return 1;
+        }
+    }
+    /* COPY BOTH (replication connections only) or a failed send: start afresh. */
+    conn_lost(c);
+    return 0;
+}
+
 static void conn_read(struct db_conn *c)
 {
     if (!PQconsumeInput(c->pg)) {
@@ -556,12 +616,22 @@ static void conn_read(struct db_conn *c)
     }
     for (PGnotify *n; (n = PQnotifies(c->pg)) != NULL;)
         PQfreemem(n);
+    if (c->copy_out && !conn_drain_copy_out(c))
+        return;
     while (!PQisBusy(c->pg)) {
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
             if (c->current)
                 conn_statement_done(c);
             return;
+        }
+        ExecStatusType status = PQresultStatus(r);
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+            /* PQgetResult would answer this same COPY state for ever. */
+            PQclear(r);
+            if (!conn_refuse_copy(c, status))
+                return;
+            continue;
         }
         if (!c->current) { /* nothing asked for it */
             PQclear(r);

@@ -395,6 +395,51 @@ static void test_transactions(void)
     CHECK_INT(host_tx_begin(&unit_plugin, NULL, NULL), -COOP_EINVAL);
 }
 
+/* COPY has no place in the pool (no way to feed or hand out its data): both
+ * directions fail with "COPY is not supported", the loop keeps running, and
+ * the connection stays in step and serves the next statement. */
+static void test_copy(void)
+{
+    static const char *const copies[] = {
+        "COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g) TO STDOUT",
+        "COPY items FROM STDIN",
+    };
+    char rows[16];
+    snprintf(rows, sizeof rows, "%s", admin_value("SELECT count(*) FROM unitp.items"));
+    for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) {
+        struct outcome o, after;
+        CHECK_INT(query(&unit_plugin, copies[i], 0, NULL, &o), 0);
+        CHECK(run_until(&o.done, 10));
+        CHECK_INT(o.status, -COOP_EDB);
+        CHECK_STR(o.error, "COPY is not supported");
+        CHECK_INT(o.nrows, 0);
+        /* Every connection answers next, the one that ran the COPY included. */
+        struct outcome next[2];
+        for (int k = 0; k < 2; k++)
+            CHECK_INT(query(&unit_plugin, "SELECT count(*) AS v FROM items", 0, NULL, &next[k]), 0);
+        for (int k = 0; k < 2; k++) {
+            CHECK(run_until(&next[k].done, 10));
+            CHECK_INT(next[k].status, 0);
+            CHECK_STR(next[k].value, rows);
+        }
+        CHECK_INT(query(NULL, "SELECT 'after' AS v", 0, NULL, &after), 0);
+        CHECK(run_until(&after.done, 10));
+        CHECK_STR(after.value, "after");
+        db_pool_stats stats;
+        db_pool_get_stats(&stats);
+        CHECK_INT(stats.connected, 2);
+    }
+    /* In a transaction: the step fails, and the transaction can still be
+     * rolled back on its connection. */
+    struct tx_script copy_in_tx = {.steps = {"COPY items FROM STDIN"}, .ending = END_ROLLBACK};
+    CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &copy_in_tx), 0);
+    CHECK(run_until(&copy_in_tx.done, 10));
+    CHECK_INT(copy_in_tx.last_status, -COOP_EDB);
+    CHECK_INT(copy_in_tx.end_status, 0);
+    CHECK_INT(copy_in_tx.saw_tx_null_early, 0);
+    CHECK_STR(admin_value("SELECT count(*) FROM unitp.items"), rows);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Failures */
 
@@ -642,6 +687,7 @@ int main(int argc, char **argv)
     test_queue();
     test_queue_bound();
     test_transactions();
+    test_copy();
     test_connection_killed();
     test_storm();
     test_stop();
