@@ -1,13 +1,16 @@
 """coopd refuses a broken plugin set with exit status 2 and one line naming the plugin and why.
 
 Issue item 8: a plugin built for another ABI major version, a missing dependency, a dependency
-cycle, invalid plugin settings (and an unknown plugin file) must never crash coopd: it exits with
-status 2 and prints exactly one stderr line `coopd: <culprit>: <reason>`. Each case runs twice:
-through `coopd --check` and through a real start. The fixture plugins are built from
+cycle, invalid plugin settings (and an unknown plugin file, a bad migration list) must never crash
+coopd: it exits with status 2 and prints exactly one stderr line `coopd: <culprit>: <reason>`.
+Each of those cases runs twice: through `coopd --check` and through a real start. A plugin whose
+init or start refuses is found only by a real start; after a refused start, every plugin that was
+initialised is stopped. The fixture plugins are built from
 tests/plugins/ into COOP_TEST_PLUGIN_DIR.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,6 +37,12 @@ CRASH_SIGNS = ("AddressSanitizer", "runtime error:", "Segmentation fault", "core
 class StartupErrorCase(unittest.TestCase):
     """Runs coopd both ways on a config and checks the one-line refusal."""
 
+    def make_workdir(self):
+        """A new folder for this test's config (and markers), removed when the test ends."""
+        workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        self.addCleanup(shutil.rmtree, workdir, ignore_errors=True)
+        return workdir
+
     def run_coopd(self, args, env=None):
         proc = subprocess.run([coophelper.coopd_path(), *args], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -51,7 +60,7 @@ class StartupErrorCase(unittest.TestCase):
     def assertRefusedBothWays(self, plugins, expected_line, plugin_dir=None):
         """--check and a real start refuse the plugin set with exactly EXPECTED_LINE
         ({config} in it stands for the config file's path)."""
-        workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        workdir = self.make_workdir()
         path = coophelper.write_json(os.path.join(workdir, "coopd.json"),
                                      config_with(plugins, plugin_dir))
         expected = expected_line.format(config=path, dir=plugin_dir or test_plugin_dir())
@@ -168,7 +177,7 @@ class TestPluginRefusals(StartupErrorCase):
 class TestCheckAcceptsGoodPlugins(StartupErrorCase):
 
     def test_check_prints_start_order(self):
-        workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        workdir = self.make_workdir()
         path = coophelper.write_json(
             os.path.join(workdir, "coopd.json"),
             config_with({"with_settings": {"threshold": 10, "mode": "strict",
@@ -179,8 +188,8 @@ class TestCheckAcceptsGoodPlugins(StartupErrorCase):
         self.assertEqual(stdout, f"{path}: ok; plugins in start order: with_settings 1.0.0\n")
 
 
-class TestInitFailure(StartupErrorCase):
-    """A plugin whose init refuses: only a real start (with a database) gets that far."""
+class LifecycleFailureCase(StartupErrorCase):
+    """A plugin whose init or start refuses: only a real start, with a database, gets that far."""
 
     @classmethod
     def setUpClass(cls):
@@ -191,23 +200,55 @@ class TestInitFailure(StartupErrorCase):
     def tearDownClass(cls):
         cls.cluster.drop_database(cls.dbname)
 
+    def assertRefusedAtStart(self, path, expected_line):
+        """A real start of the config at PATH exits 2 with EXPECTED_LINE as its one refusal;
+        returns stderr. Log lines come before it (start-up, the plugin's own complaint); the
+        refusal is the one line in coopd's pinned form."""
+        status, stdout, stderr = self.run_coopd([path], env=self.cluster.libpq_env())
+        self.assertEqual(status, 2, stderr)
+        for sign in CRASH_SIGNS:
+            self.assertNotIn(sign, stderr)
+        refusals = [line for line in stderr.splitlines() if line.startswith("coopd: ")]
+        self.assertEqual(refusals, [expected_line], stderr)
+        return stderr
+
+
+class TestInitFailure(LifecycleFailureCase):
+
     def test_init_failure_exits_2_naming_the_plugin(self):
-        workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        workdir = self.make_workdir()
         path = coophelper.write_json(os.path.join(workdir, "coopd.json"),
                                      config_with({"init_fails": {}}, dbname=self.dbname))
         status, stdout, stderr = self.run_coopd(["--check", path])
         self.assertEqual(status, 0, stderr)  # --check does not run init
 
-        status, stdout, stderr = self.run_coopd([path], env=self.cluster.libpq_env())
-        self.assertEqual(status, 2, stderr)
-        for sign in CRASH_SIGNS:
-            self.assertNotIn(sign, stderr)
-        # Log lines come before it (start-up, the plugin's own complaint); the refusal is the one
-        # line in coopd's pinned form.
-        refusals = [line for line in stderr.splitlines() if line.startswith("coopd: ")]
-        self.assertEqual(refusals, ["coopd: plugin init_fails: init failed: invalid argument"],
-                         stderr)
+        stderr = self.assertRefusedAtStart(
+            path, "coopd: plugin init_fails: init failed: invalid argument")
         self.assertNotIn("listening on", stderr)
+
+
+class TestStartFailure(LifecycleFailureCase):
+    """After a refused start, stop runs, in reverse order, for every plugin that was
+    initialised, the refusing one included (its init took resources; only stop gives them
+    back)."""
+
+    def test_start_failure_exits_2_and_stops_initialised_plugins(self):
+        workdir = self.make_workdir()
+        marker = os.path.join(workdir, "stopped.txt")
+        path = coophelper.write_json(
+            os.path.join(workdir, "coopd.json"),
+            config_with({"dep_base": {}, "start_fails": {"marker": marker}}, dbname=self.dbname))
+
+        stderr = self.assertRefusedAtStart(
+            path, "coopd: plugin start_fails: start failed: invalid argument")
+        # The refusing plugin's stop ran (it wrote its marker once), and so did that of dep_base,
+        # which had started: dependents first, as at a normal shutdown.
+        with open(marker, encoding="utf-8") as f:
+            self.assertEqual(f.read(), "start_fails stopped\n")
+        events = [line.split('msg="lifecycle: ', 1)[1].rstrip('"')
+                  for line in stderr.splitlines() if 'msg="lifecycle: ' in line]
+        self.assertEqual(events, ["dep_base init", "dep_base start", "start_fails stop",
+                                  "dep_base stop"], stderr)
 
 
 class TestSettingsReachThePlugin(coophelper.CoopTestCase):
@@ -243,6 +284,7 @@ class TestDependencyOrder(coophelper.CoopTestCase):
 
     def test_check_prints_dependency_order(self):
         workdir = tempfile.mkdtemp(prefix="coop-startup-")
+        self.addCleanup(shutil.rmtree, workdir, ignore_errors=True)
         path = coophelper.write_json(os.path.join(workdir, "coopd.json"),
                                      config_with({"dep_top": {}, "dep_base": {}}))
         proc = subprocess.run([coophelper.coopd_path(), "--check", path], stdin=subprocess.DEVNULL,
@@ -282,6 +324,7 @@ class TestGracefulStop(unittest.TestCase):
             self.assertEqual(status, 0, log)
             self.assertIn("SIGINT: stopping", log)
             self.assertIn('msg="stopped"', log)
+            coop.remove_workdir()  # kept for a look when something above failed
         finally:
             coop.kill()
             cluster.drop_database(dbname)
