@@ -81,8 +81,7 @@ struct db_conn {
 
 static struct {
     struct event_base *base;
-    PQconninfoOption *options;       /* the parsed conninfo, owning the strings below */
-    const char **keywords, **values; /* for PQconnectStartParams, NULL-terminated */
+    db_params params; /* the operator's conninfo plus db_tcp_defaults, hosts resolved */
     struct db_conn *conns;
     int size;
     int connected;
@@ -111,16 +110,6 @@ static struct timeval ms_to_tv(uint64_t ms)
 {
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     return tv;
-}
-
-/* The first line of libpq's message, for one-line logs. */
-static void first_line(const char *msg, char *out, size_t outlen)
-{
-    size_t n = strcspn(msg ? msg : "", "\n");
-    if (n >= outlen)
-        n = outlen - 1;
-    memcpy(out, msg ? msg : "", n);
-    out[n] = '\0';
 }
 
 /* ------------------------------------------------------------------------- */
@@ -324,7 +313,7 @@ static void conn_close(struct db_conn *c)
 static void conn_connect_failed(struct db_conn *c, const char *why)
 {
     char line[256];
-    first_line(why, line, sizeof line);
+    db_first_line(why, line, sizeof line);
     /* Only the first connection says it, once per retry: enough to see the
      * outage in the log without one line per connection and attempt. */
     if (c->index == 0)
@@ -339,7 +328,7 @@ static void conn_connect_failed(struct db_conn *c, const char *why)
 static void conn_lost(struct db_conn *c)
 {
     char line[256];
-    first_line(c->pg ? PQerrorMessage(c->pg) : "", line, sizeof line);
+    db_first_line(c->pg ? PQerrorMessage(c->pg) : "", line, sizeof line);
     log_write(COOP_LOG_WARN, "db", "database connection %d lost: %s", c->index,
               line[0] ? line : "connection closed");
     struct db_stmt *st = c->current;
@@ -394,7 +383,7 @@ static void conn_poll_connect(struct db_conn *c)
 
 static void conn_connect(struct db_conn *c)
 {
-    c->pg = PQconnectStartParams(pool.keywords, pool.values, 0);
+    c->pg = PQconnectStartParams(pool.params.keywords, pool.params.values, 0);
     if (!c->pg) {
         conn_connect_failed(c, "out of memory");
         return;
@@ -747,33 +736,14 @@ int host_db_query(coop_plugin *p, const char *sql, int nparams, const char *cons
 /* ------------------------------------------------------------------------- */
 /* The pool */
 
-/* The operator's settings plus db_tcp_defaults for those they left out. */
-static int db_build_params(const PQconninfoOption *options)
+/* The operator's settings plus db_tcp_defaults for those they left out, with
+ * host names resolved now (start-up may block; the loop may not). */
+static int db_build_params(void)
 {
-    size_t n = 0;
-    for (const PQconninfoOption *o = options; o->keyword; o++)
-        n++;
-    pool.keywords = calloc(n + DB_TCP_DEFAULTS + 1, sizeof *pool.keywords);
-    pool.values = calloc(n + DB_TCP_DEFAULTS + 1, sizeof *pool.values);
-    if (!pool.keywords || !pool.values)
-        return 0;
-    size_t k = 0;
-    for (const PQconninfoOption *o = options; o->keyword; o++) {
-        if (!o->val)
-            continue;
-        pool.keywords[k] = o->keyword;
-        pool.values[k++] = o->val;
-    }
-    for (size_t d = 0; d < DB_TCP_DEFAULTS; d++) {
-        int given = 0;
-        for (size_t i = 0; i < k && !given; i++)
-            given = strcmp(pool.keywords[i], db_tcp_defaults[d][0]) == 0;
-        if (!given) {
-            pool.keywords[k] = db_tcp_defaults[d][0];
-            pool.values[k++] = db_tcp_defaults[d][1];
-        }
-    }
-    return 1;
+    for (size_t d = 0; d < DB_TCP_DEFAULTS; d++)
+        if (db_params_default(&pool.params, db_tcp_defaults[d][0], db_tcp_defaults[d][1]) < 0)
+            return 0;
+    return db_params_resolve_hosts(&pool.params) == 0;
 }
 
 int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err, size_t errlen)
@@ -787,19 +757,11 @@ int db_pool_start(struct event_base *base, const char *conninfo, int size, char 
         return -1;
     }
     memset(&pool, 0, sizeof pool);
-    char *why = NULL;
-    PQconninfoOption *options = PQconninfoParse(conninfo, &why);
-    if (!options) {
-        char line[256];
-        first_line(why ? why : "out of memory", line, sizeof line);
-        snprintf(err, errlen, "database: conninfo: %s", line);
-        PQfreemem(why);
+    if (db_params_parse(&pool.params, conninfo, err, errlen) < 0)
         return -1;
-    }
     pool.base = base;
     pool.size = size;
-    pool.options = options;
-    int ok = db_build_params(options);
+    int ok = db_build_params();
     pool.conns = calloc((size_t)size, sizeof *pool.conns);
     pool.queue_timer = evtimer_new(base, on_queue_timer, NULL);
     pool.deferred_ev = event_new(base, -1, 0, on_deferred, NULL);
@@ -857,10 +819,7 @@ void db_pool_stop(void)
     if (pool.deferred_ev)
         event_free(pool.deferred_ev);
     free(pool.conns);
-    free(pool.keywords);
-    free(pool.values);
-    if (pool.options)
-        PQconninfoFree(pool.options);
+    db_params_free(&pool.params);
     memset(&pool, 0, sizeof pool);
 }
 

@@ -66,7 +66,39 @@ int64_t host_db_affected(const coop_db_result *res);
  * straight to stderr where they would break the one-line-per-event log. */
 void db_log_notice(void *arg, const char *message);
 
-/* Start-up only (blocking): a connection, or NULL with the reason in err. */
+/* The first line of a libpq message (no trailing newline), for one-line logs
+ * and start-up errors; msg may be NULL. */
+void db_first_line(const char *msg, char *out, size_t outlen);
+
+/* Connection parameters (db_params.c): the operator's conninfo as keyword and
+ * value arrays for PQconnect*Params, plus what coopd adds. */
+#define DB_PARAMS_OWNED 16
+typedef struct db_params {
+    PQconninfoOption *options;       /* the parsed conninfo; owns the operator's strings */
+    const char **keywords, **values; /* NULL-terminated */
+    size_t count;
+    char *owned[DB_PARAMS_OWNED]; /* the values set here */
+    size_t nowned;
+} db_params;
+/* 0, or -1 with "database: conninfo: <libpq's reason>" in err. */
+int db_params_parse(db_params *p, const char *conninfo, char *err, size_t errlen);
+/* The value libpq would use for keyword: the conninfo's, else its environment
+ * variable's (PGHOST, PGOPTIONS, ...); NULL when neither sets it. Borrowed. */
+const char *db_params_get(const db_params *p, const char *keyword);
+/* Sets keyword (a libpq keyword) to a copy of value. 0, or -1. */
+int db_params_set(db_params *p, const char *keyword, const char *value);
+/* Sets keyword to value unless the conninfo or the environment sets it. */
+int db_params_default(db_params *p, const char *keyword, const char *value);
+/* Start-up only (blocking getaddrinfo): adds a hostaddr for every host that is
+ * a name, so that connecting later never waits for DNS on the loop. Leaves
+ * socket paths and addresses alone, and does nothing when hostaddr is set.
+ * 0, or -1 when out of memory. */
+int db_params_resolve_hosts(db_params *p);
+void db_params_free(db_params *p);
+
+/* Start-up only (blocking): a connection, or NULL with the reason in err.
+ * connect_timeout defaults to 10 s unless the conninfo or PGCONNECT_TIMEOUT
+ * sets it, so that an unreachable server fails start-up instead of hanging. */
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);
 /* Applies the migrations of owner (a plugin name, or "core") into schema,
  * creating it, in one transaction each, recording name and SHA-256 in

@@ -36,6 +36,15 @@ void db_result_init(struct coop_db_result *res, PGresult *pg, int status, const 
         res->status = db_result_connection_lost(pg) ? -COOP_EUNAVAILABLE : -COOP_EDB;
 }
 
+void db_first_line(const char *msg, char *out, size_t outlen)
+{
+    size_t n = strcspn(msg ? msg : "", "\n");
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, msg ? msg : "", n);
+    out[n] = '\0';
+}
+
 int db_result_connection_lost(const PGresult *pg)
 {
     const char *state = pg ? PQresultErrorField(pg, PG_DIAG_SQLSTATE) : NULL;

@@ -22,19 +22,21 @@
 /* Key of the advisory lock all coopd nodes take while migrating ("coop"). */
 #define MIGRATION_LOCK_KEY "1668247408"
 
-/* The first line of a libpq message, without its trailing newline. */
-static void copy_line(char *out, size_t outlen, const char *msg)
-{
-    size_t n = strcspn(msg ? msg : "", "\n");
-    if (n >= outlen)
-        n = outlen - 1;
-    memcpy(out, msg ? msg : "", n);
-    out[n] = '\0';
-}
+/* libpq's connect_timeout (seconds) for start-up connections. */
+#define DB_STARTUP_CONNECT_TIMEOUT "10"
 
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
-    PGconn *conn = PQconnectdb(conninfo);
+    db_params params;
+    if (db_params_parse(&params, conninfo, err, errlen) < 0)
+        return NULL;
+    if (db_params_default(&params, "connect_timeout", DB_STARTUP_CONNECT_TIMEOUT) < 0) {
+        db_params_free(&params);
+        snprintf(err, errlen, "database: out of memory");
+        return NULL;
+    }
+    PGconn *conn = PQconnectdbParams(params.keywords, params.values, 0);
+    db_params_free(&params);
     if (!conn) {
         snprintf(err, errlen, "database: out of memory");
         return NULL;
@@ -42,7 +44,7 @@ PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
     PQsetNoticeProcessor(conn, db_log_notice, NULL);
     if (PQstatus(conn) != CONNECTION_OK) {
         char line[512];
-        copy_line(line, sizeof line, PQerrorMessage(conn));
+        db_first_line(PQerrorMessage(conn), line, sizeof line);
         snprintf(err, errlen, "database: cannot connect: %s", line);
         PQfinish(conn);
         return NULL;
@@ -54,7 +56,7 @@ void db_log_notice(void *arg, const char *message)
 {
     (void)arg;
     char line[512];
-    copy_line(line, sizeof line, message);
+    db_first_line(message, line, sizeof line);
     log_write(COOP_LOG_DEBUG, "db", "%s", line);
 }
 
@@ -66,7 +68,7 @@ static int exec_simple(PGconn *conn, const char *sql, char *why, size_t whylen)
     ExecStatusType status = PQresultStatus(res);
     int ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
     if (!ok)
-        copy_line(why, whylen, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        db_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, whylen);
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -78,7 +80,7 @@ static PGresult *exec_params(PGconn *conn, const char *sql, int n, const char *c
     ExecStatusType status = PQresultStatus(res);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return res;
-    copy_line(why, whylen, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    db_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, whylen);
     PQclear(res);
     return NULL;
 }

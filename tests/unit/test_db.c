@@ -610,6 +610,23 @@ static void test_stop_while_connecting(void)
     close(listener);
 }
 
+/* Starts a pool of one connection on info, runs sql, stops the pool, and
+ * returns the first value ("" if the statement failed). */
+static const char *pool_value(const char *info, const char *sql)
+{
+    static char value[128];
+    char err[256];
+    value[0] = '\0';
+    CHECK_INT(db_pool_start(base, info, 1, err, sizeof err), 0);
+    struct outcome o;
+    CHECK_INT(query(NULL, sql, 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, 0);
+    snprintf(value, sizeof value, "%s", o.value);
+    db_pool_stop();
+    return value;
+}
+
 /* Two hosts, the first refusing: libpq moves to a new socket while connecting,
  * which the pool must follow. Over TCP, so the keepalive settings apply too. */
 static void test_second_host(void)
@@ -617,19 +634,72 @@ static void test_second_host(void)
     char err[256], info[512];
     snprintf(info, sizeof info, "host=127.0.0.1,127.0.0.1 port=1,%s %s sslmode=disable",
              getenv("COOP_TEST_PGPORT"), conninfo);
-    CHECK_INT(db_pool_start(base, info, 1, err, sizeof err), 0);
-    struct outcome o;
-    CHECK_INT(query(NULL, "SELECT inet_server_port() AS v", 0, NULL, &o), 0);
-    CHECK(run_until(&o.done, 10));
-    CHECK_INT(o.status, 0);
-    CHECK_STR(o.value, getenv("COOP_TEST_PGPORT"));
-    db_pool_stop();
+    CHECK_STR(pool_value(info, "SELECT inet_server_port() AS v"), getenv("COOP_TEST_PGPORT"));
 
     /* A conninfo libpq cannot parse is refused at start with one line. */
     CHECK_INT(db_pool_start(base, "dbname=x no_such_option=1", 1, err, sizeof err), -1);
     CHECK(strncmp(err, "database: conninfo: ", 20) == 0);
     CHECK(strchr(err, '\n') == NULL);
     CHECK_INT(db_pool_ready(), 0);
+}
+
+/* Host names are resolved once at start, so that reconnecting on the loop
+ * never waits for DNS: a name gets a hostaddr (host is kept for TLS and
+ * .pgpass); sockets, addresses and an operator's own hostaddr are left alone. */
+static void test_params(void)
+{
+    char err[256];
+    db_params p;
+    CHECK_INT(db_params_parse(&p, "host=localhost port=5432 dbname=x", err, sizeof err), 0);
+    CHECK_INT(db_params_resolve_hosts(&p), 0);
+    CHECK_STR(db_params_get(&p, "hostaddr"), "127.0.0.1"); /* the box's /etc/hosts */
+    CHECK_STR(db_params_get(&p, "host"), "localhost");
+    CHECK_STR(db_params_get(&p, "port"), "5432");
+    db_params_free(&p);
+
+    /* Several hosts: each entry keeps its place, a port list follows along. */
+    CHECK_INT(db_params_parse(&p, "host=/tmp/sock,localhost,10.1.2.3 port=1,2,3", err, sizeof err),
+              0);
+    CHECK_INT(db_params_resolve_hosts(&p), 0);
+    CHECK_STR(db_params_get(&p, "host"), "/tmp/sock,localhost,10.1.2.3");
+    CHECK_STR(db_params_get(&p, "hostaddr"), ",127.0.0.1,10.1.2.3");
+    CHECK_STR(db_params_get(&p, "port"), "1,2,3");
+    db_params_free(&p);
+
+    static const char *const untouched[] = {
+        "host=/tmp/sock", "host=@abstract", "host=127.0.0.1", "host=::1",
+        "host=localhost hostaddr=10.9.9.9", "dbname=x",
+    };
+    for (size_t i = 0; i < sizeof untouched / sizeof untouched[0]; i++) {
+        CHECK_INT(db_params_parse(&p, untouched[i], err, sizeof err), 0);
+        const char *before = db_params_get(&p, "hostaddr");
+        CHECK_INT(db_params_resolve_hosts(&p), 0);
+        CHECK(db_params_get(&p, "hostaddr") == before);
+        db_params_free(&p);
+    }
+
+    /* A pool given a name connects through the address resolved at start. */
+    char info[512];
+    snprintf(info, sizeof info, "host=localhost port=%s %s sslmode=disable",
+             getenv("COOP_TEST_PGPORT"), conninfo);
+    CHECK_STR(pool_value(info, "SELECT host(inet_client_addr()) AS v"), "127.0.0.1");
+
+    /* Start-up connections do not wait for ever: connect_timeout 10 s unless
+     * the conninfo says otherwise. */
+    static const struct {
+        const char *info, *timeout;
+    } timeouts[] = {{"", "10"}, {"connect_timeout=3", "3"}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(info, sizeof info, "%s %s", conninfo, timeouts[i].info);
+        PGconn *c = db_connect_blocking(info, err, sizeof err);
+        CHECK(c != NULL);
+        PQconninfoOption *used = c ? PQconninfo(c) : NULL;
+        for (PQconninfoOption *u = used; u && u->keyword; u++)
+            if (strcmp(u->keyword, "connect_timeout") == 0)
+                CHECK_STR(u->val, timeouts[i].timeout);
+        PQconninfoFree(used);
+        PQfinish(c);
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -693,6 +763,7 @@ int main(int argc, char **argv)
     test_stop();
     test_no_server();
     test_second_host();
+    test_params();
     test_stop_while_connecting();
     /* Deferred callbacks of the stopped pool must have run or been freed. */
     run_for_ms(50);
