@@ -9,7 +9,7 @@
  * write(2), so lines of concurrent writers (a worker and its master) never mix.
  *
  * COOP_LOG_LEVEL=debug|info|warn|error in the environment sets the lowest level
- * written (default info).
+ * written (default info; any other value is warned about once, then info).
  */
 #include "log_internal.h"
 
@@ -28,20 +28,29 @@
 
 static int log_min_level = -1; /* -1: not read from the environment yet */
 
+/* Read on the first line logged, which comes at start-up. A value that names
+ * no level is not an error worth refusing start-up for, but it must not pass
+ * unnoticed either: the first line logged says so, and info applies. Set but
+ * empty counts as unset. */
 static int log_threshold(void)
 {
-    if (log_min_level < 0) {
-        const char *env = getenv("COOP_LOG_LEVEL");
-        log_min_level = COOP_LOG_INFO;
-        if (env) {
-            if (strcasecmp(env, "debug") == 0)
-                log_min_level = COOP_LOG_DEBUG;
-            else if (strcasecmp(env, "warn") == 0)
-                log_min_level = COOP_LOG_WARN;
-            else if (strcasecmp(env, "error") == 0)
-                log_min_level = COOP_LOG_ERROR;
-        }
-    }
+    if (log_min_level >= 0)
+        return log_min_level;
+    const char *env = getenv("COOP_LOG_LEVEL");
+    log_min_level = COOP_LOG_INFO; /* before the warning below, which logs */
+    if (!env || !*env || strcasecmp(env, "info") == 0)
+        return log_min_level;
+    if (strcasecmp(env, "debug") == 0)
+        log_min_level = COOP_LOG_DEBUG;
+    else if (strcasecmp(env, "warn") == 0)
+        log_min_level = COOP_LOG_WARN;
+    else if (strcasecmp(env, "error") == 0)
+        log_min_level = COOP_LOG_ERROR;
+    else
+        log_write(COOP_LOG_WARN, "core",
+                  "COOP_LOG_LEVEL=%.64s names no level (debug, info, warn, error); logging "
+                  "info and above",
+                  env);
     return log_min_level;
 }
 

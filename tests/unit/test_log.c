@@ -1,16 +1,18 @@
 /*
  * Unit tests of core/log.c: each event is one line of key=value pairs, the
  * message quoted with quotes, backslashes, newlines and control bytes escaped,
- * whatever a plugin passes in.
+ * whatever a plugin passes in; an unknown COOP_LOG_LEVEL is warned about once.
  */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log_internal.h"
 #include "plugin_internal.h"
+#include "stderr_capture.h"
 #include "unit.h"
 
 static char captured[8192];
@@ -18,18 +20,10 @@ static char captured[8192];
 /* Runs the logging calls of which with stderr redirected into captured. */
 static void capture(void (*which)(void))
 {
-    fflush(stderr);
-    FILE *tmp = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    dup2(fileno(tmp), STDERR_FILENO);
+    stderr_capture c;
+    stderr_capture_begin(&c);
     which();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(captured, 1, sizeof(captured) - 1, tmp);
-    captured[n] = '\0';
-    fclose(tmp);
+    stderr_capture_end(&c, captured, sizeof(captured));
 }
 
 static void log_plain(void)
@@ -77,9 +71,68 @@ static int matches(const char *text, const char *pattern)
     return ok;
 }
 
+/* The level is read once per process, on the first line logged; so a child
+ * with COOP_LOG_LEVEL=level logs info, info and debug lines and the parent
+ * returns what the child wrote to stderr, in out. Returns 0, or -1 when the
+ * child could not run. */
+static int log_in_child_with_level(const char *level, char *out, size_t outlen)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        setenv("COOP_LOG_LEVEL", level, 1);
+        log_write(COOP_LOG_INFO, "core", "first");
+        log_write(COOP_LOG_INFO, "core", "second");
+        log_write(COOP_LOG_DEBUG, "core", "detail");
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < outlen && (n = read(fds[0], out + len, outlen - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return 0;
+}
+
+static void test_unknown_level(void)
+{
+    char out[4096];
+    /* An unknown level: one warning line, once, then info and above. */
+    CHECK_INT(log_in_child_with_level("verbose\n", out, sizeof(out)), 0);
+    CHECK(matches(out, "^ts=[^ ]+ level=warn component=core "
+                       "msg=\"COOP_LOG_LEVEL=verbose\\\\n names no level "
+                       "\\(debug, info, warn, error\\); logging info and above\"\n"
+                       "ts=[^ ]+ level=info component=core msg=\"first\"\n"
+                       "ts=[^ ]+ level=info component=core msg=\"second\"\n$"));
+    /* Known levels, in any case, and an empty value: no warning. */
+    CHECK_INT(log_in_child_with_level("DEBUG", out, sizeof(out)), 0);
+    CHECK(matches(out, "^ts=[^ ]+ level=info component=core msg=\"first\"\n"
+                       "ts=[^ ]+ level=info component=core msg=\"second\"\n"
+                       "ts=[^ ]+ level=debug component=core msg=\"detail\"\n$"));
+    CHECK_INT(log_in_child_with_level("warn", out, sizeof(out)), 0);
+    CHECK_STR(out, "");
+    CHECK_INT(log_in_child_with_level("", out, sizeof(out)), 0);
+    CHECK(matches(out, "^ts=[^ ]+ level=info component=core msg=\"first\"\n"
+                       "ts=[^ ]+ level=info component=core msg=\"second\"\n$"));
+}
+
 int main(void)
 {
     unsetenv("COOP_LOG_LEVEL");
+    /* First: the children must inherit a level not yet read. */
+    test_unknown_level();
 
     capture(log_plain);
     CHECK(matches(captured,
