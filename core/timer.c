@@ -63,7 +63,8 @@ coop_timer *host_timer_start(coop_plugin *p, uint64_t delay_ms, coop_timer_fn cb
     if (!p || !cb || !base)
         return NULL;
     if (!may_set_timers(p)) {
-        log_write(COOP_LOG_WARN, p->name, "coop_timer_start refused: call it from start or later");
+        log_write(COOP_LOG_WARN, p->name, "coop_timer_start refused: %s",
+                  p->state == PLUGIN_STOPPED ? "coopd is stopping" : "call it from start or later");
         return NULL;
     }
     /* Beyond ~68 years the timeval would overflow on 32-bit time_t; a timer

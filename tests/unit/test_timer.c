@@ -1,7 +1,8 @@
 /*
  * Unit tests of core/timer.c on a real libevent loop: order of firing,
  * cancellation, chains started from a callback, cancel-all at stop, and the
- * lifecycle rule (plugins may set timers from start on).
+ * lifecycle rule (plugins may set timers from start on, and no one once coopd
+ * is stopping).
  */
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #include "loop_internal.h"
 #include "plugin_internal.h"
+#include "stderr_capture.h"
 #include "timer_internal.h"
 #include "unit.h"
 
@@ -66,14 +68,25 @@ int main(void)
 
     /* A plugin may set timers in start (state INITIALISED) and later, not in init. */
     coop_plugin plugin = {.name = "p", .mount = "/v1/p", .state = PLUGIN_INITIALISING};
+    char said[1024];
+    stderr_capture c;
+    stderr_capture_begin(&c);
     CHECK(host_timer_start(&plugin, 0, record, "I") == NULL);
+    stderr_capture_end(&c, said, sizeof(said));
+    CHECK(strstr(said, " level=warn component=p msg=\"coop_timer_start refused: call it from "
+                       "start or later\"\n") != NULL);
     plugin.state = PLUGIN_INITIALISED;
     coop_timer *t = host_timer_start(&plugin, 0, record, "S");
     CHECK(t != NULL);
     plugin.state = PLUGIN_STARTED;
     CHECK(host_timer_start(&plugin, 0, record, "R") != NULL);
+    /* After stop, the refusal says why: not a call too early, but coopd stopping. */
     plugin.state = PLUGIN_STOPPED;
+    stderr_capture_begin(&c);
     CHECK(host_timer_start(&plugin, 0, record, "D") == NULL);
+    stderr_capture_end(&c, said, sizeof(said));
+    CHECK(strstr(said, " level=warn component=p msg=\"coop_timer_start refused: coopd is "
+                       "stopping\"\n") != NULL);
     event_base_dispatch(base);
     CHECK(strcmp(fired, "SR") == 0 || strcmp(fired, "RS") == 0);
     CHECK(host_timer_start(NULL, 0, record, "n") == NULL);
