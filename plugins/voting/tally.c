@@ -240,16 +240,32 @@ static void schulze_strongest_paths(size_t n, const uint64_t *d, uint64_t *p)
         }
 }
 
-static int fill_winners(struct tally_result *result)
+static bool all_zero(const uint64_t *values, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (values[i] != 0)
+            return false;
+    return true;
+}
+
+/* approval and ranked: the outcome and the winners (in index order). Nothing wins when the
+ * quorum failed or nothing was chosen; otherwise the first tier does: one option is decided,
+ * several are tied. */
+static int decide(struct tally_result *result, bool nothing_chosen)
 {
     size_t n = result->option_count;
     result->winners = calloc(n, sizeof(*result->winners));
     if (!result->winners)
         return -ENOMEM;
     result->winner_count = 0;
-    if (result->outcome == TALLY_OUTCOME_FAILED_QUORUM ||
-        result->outcome == TALLY_OUTCOME_NO_WINNER)
+    if (!result->quorum_met) {
+        result->outcome = TALLY_OUTCOME_FAILED_QUORUM;
         return 0;
+    }
+    if (nothing_chosen) {
+        result->outcome = TALLY_OUTCOME_NO_WINNER;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++)
         if (result->tier[i] == 0)
             result->winners[result->winner_count++] = i;
@@ -297,13 +313,7 @@ int tally_compute(const struct tally *tally, const struct tally_rules *rules,
             if (result->approvals[i] > most)
                 most = result->approvals[i];
         /* An option nobody approved does not win, even when every option ties at zero. */
-        if (!result->quorum_met)
-            result->outcome = TALLY_OUTCOME_FAILED_QUORUM;
-        else if (most == 0)
-            result->outcome = TALLY_OUTCOME_NO_WINNER;
-        else
-            result->outcome = TALLY_OUTCOME_DECIDED;
-        rc = fill_winners(result);
+        rc = decide(result, most == 0);
         if (rc < 0)
             goto out_free_result;
         return 0;
@@ -320,13 +330,10 @@ int tally_compute(const struct tally *tally, const struct tally_rules *rules,
         rc = group_into_tiers(result, schulze_beats);
         if (rc < 0)
             goto out_free_result;
-        if (!result->quorum_met)
-            result->outcome = TALLY_OUTCOME_FAILED_QUORUM;
-        else if (tally->ballots == 0)
-            result->outcome = TALLY_OUTCOME_NO_WINNER;
-        else
-            result->outcome = TALLY_OUTCOME_DECIDED;
-        rc = fill_winners(result);
+        /* When no ballot prefers any option to another (no ballot at all, or only empty or
+         * all-tied rankings) every option ties at nothing: like approval with no approval,
+         * nothing was chosen, so nothing wins. */
+        rc = decide(result, all_zero(result->pairwise, n * n));
         if (rc < 0)
             goto out_free_result;
         return 0;

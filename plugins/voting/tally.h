@@ -51,7 +51,9 @@ enum tally_outcome {
     TALLY_OUTCOME_REJECTED,      /* yes/no: it did not (also when nobody voted yes or no) */
     TALLY_OUTCOME_DECIDED,       /* approval/ranked: exactly one winner */
     TALLY_OUTCOME_TIED,          /* approval/ranked: several winners share the first place */
-    TALLY_OUTCOME_NO_WINNER,     /* approval/ranked: no ballot, or (approval) no approval at all */
+    /* approval/ranked: nothing was chosen: no approval at all (approval), or no ballot prefers
+     * any option to another, every d[i][j] = 0 (ranked: no ballots, or only empty rankings) */
+    TALLY_OUTCOME_NO_WINNER,
 };
 
 /* The rules of one proposal. */

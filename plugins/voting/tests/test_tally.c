@@ -311,6 +311,25 @@ static void test_ranked_by_hand(void)
           tally_outcome_name(r.outcome));
     tally_result_free(&r);
 
+    /* Ballots that prefer nothing: an empty ranking (ranks 0, 0, 0: all unranked, tied) and
+     * one ranking all three in one tier (1, 1, 1). Neither ballot prefers any option to
+     * another, so d[i][j] = 0 for every i, j; no links, p = 0, one tier of all three. Nothing
+     * was chosen, so no winner rather than a three-way tie (as approval with no approval).
+     * Quorum 100 % of 2 eligible: 2 * 100 = 200 >= 200, met, so the outcome is not
+     * failed_quorum. */
+    const unsigned prefer_nothing[][4] = {{0, 0, 0}, {1, 1, 1}};
+    rules = (struct tally_rules){.eligible = 2, .quorum_percent = 100};
+    r = count_ranked(3, 2, prefer_nothing, &rules);
+    CHECK(r.quorum_met && r.ballots == 2, "prefer nothing: 2 ballots meet the quorum");
+    CHECK(r.outcome == TALLY_OUTCOME_NO_WINNER && r.winner_count == 0,
+          "prefer nothing: no winner (%s, %zu winners)", tally_outcome_name(r.outcome),
+          r.winner_count);
+    CHECK(r.tier_count == 1 && r.tier[0] == 0 && r.tier[1] == 0 && r.tier[2] == 0,
+          "prefer nothing: one tier of all three");
+    for (size_t i = 0; i < 9; i++)
+        CHECK_EQ_U(r.pairwise[i], 0, "prefer nothing: d[i][j]");
+    tally_result_free(&r);
+
     /* Misuse is refused, not miscounted. */
     struct tally *t = tally_new(TALLY_METHOD_RANKED, 2);
     CHECK(tally_add_yesno(t, TALLY_CHOICE_YES) == -EINVAL, "yes/no ballot into ranked count");
