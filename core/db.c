@@ -19,6 +19,7 @@
  * setting made outside any transaction, so a later ROLLBACK cannot undo it).
  * A plugin that changes search_path itself defeats this, so it must not.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,8 +86,8 @@ static struct {
     struct db_conn *conns;
     int size;
     int connected;
-    int down;     /* none is up or connecting, and an attempt failed: fail fast */
-    int stopping; /* db_pool_stop runs: everything fails with -COOP_ECANCELLED */
+    int down;      /* none is up or connecting, and an attempt failed: fail fast */
+    int cancelled; /* db_pool_cancel ran: nothing is taken any more (-COOP_ESTATE) */
     struct db_stmt *queue_head, *queue_tail;
     int queued;
     struct event *queue_timer;
@@ -172,10 +173,10 @@ static void stmt_fail_now(struct db_stmt *st, int status, const char *message)
 
 void db_fail_later(struct db_stmt *st, int status, const char *message)
 {
-    if (!pool.deferred_ev) { /* the pool is not running: there is no loop to defer to */
-        free(st);
-        return;
-    }
+    /* Callers refuse statements (-COOP_ESTATE) before the pool starts and once
+     * it is cancelled, so a deferred callback always has a loop to run on and
+     * never runs after db_pool_cancel. */
+    assert(pool.deferred_ev && !pool.cancelled);
     st->fail_status = status;
     st->fail_message = message;
     st->next = NULL;
@@ -669,13 +670,16 @@ static void on_conn_io(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------------- */
 /* Submitting */
 
+int db_pool_open(void)
+{
+    return pool.base && !pool.cancelled;
+}
+
 int db_submit(struct db_stmt *st)
 {
-    if (!pool.base)
+    if (!db_pool_open())
         return -COOP_ESTATE;
-    if (pool.stopping)
-        db_fail_later(st, -COOP_ECANCELLED, "coopd is stopping");
-    else if (pool.down)
+    if (pool.down)
         db_fail_later(st, -COOP_EUNAVAILABLE, "the database is unavailable");
     else {
         struct db_conn *c = pool.queue_head ? NULL : pool_idle_conn_for(st);
@@ -689,10 +693,9 @@ int db_submit(struct db_stmt *st)
 
 void db_run_on(struct db_conn *c, struct db_stmt *st)
 {
-    if (pool.stopping || !pool.base) {
-        db_fail_later(st, -COOP_ECANCELLED, "coopd is stopping");
-        return;
-    }
+    /* tx_issue asks db_pool_open first; a transaction whose connection was
+     * taken by db_pool_cancel has had its last callback. */
+    assert(db_pool_open());
     if (!c || c->state != CONN_READY || c->current) {
         db_fail_later(st, -COOP_EUNAVAILABLE, "the database connection was lost");
         return;
@@ -776,7 +779,7 @@ int db_pool_start(struct event_base *base, const char *conninfo, int size, char 
         ok = c->io && c->timer;
     }
     if (!ok) {
-        db_pool_stop();
+        db_pool_close();
         snprintf(err, errlen, "database pool: out of memory");
         return -1;
     }
@@ -785,11 +788,11 @@ int db_pool_start(struct event_base *base, const char *conninfo, int size, char 
     return 0;
 }
 
-void db_pool_stop(void)
+void db_pool_cancel(void)
 {
-    if (!pool.base)
+    if (!pool.base || pool.cancelled)
         return;
-    pool.stopping = 1;
+    pool.cancelled = 1; /* from here on callbacks that try again get -COOP_ESTATE */
     for (struct db_stmt *st; (st = queue_pop()) != NULL;)
         stmt_fail_now(st, -COOP_ECANCELLED, "coopd is stopping");
     for (int i = 0; pool.conns && i < pool.size; i++) {
@@ -805,9 +808,22 @@ void db_pool_stop(void)
         if (st)
             stmt_fail_now(st, -COOP_ECANCELLED, "coopd is stopping");
     }
-    /* Callbacks above may have queued more; each round fails them too. */
-    while (pool.deferred_head)
-        run_deferred();
+    if (pool.queue_timer)
+        evtimer_del(pool.queue_timer);
+    /* Failures deferred before the cancel run now, with their own status: no
+     * callback of the pool may come later. Their callbacks cannot defer more
+     * (the pool refuses), so one round empties the list. */
+    run_deferred();
+    assert(!pool.deferred_head);
+    if (pool.deferred_ev)
+        event_del(pool.deferred_ev);
+}
+
+void db_pool_close(void)
+{
+    if (!pool.base)
+        return;
+    db_pool_cancel();
     for (int i = 0; pool.conns && i < pool.size; i++) {
         if (pool.conns[i].io)
             event_free(pool.conns[i].io);

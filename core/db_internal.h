@@ -32,8 +32,14 @@ int db_result_connection_lost(const PGresult *pg);
  * -COOP_EUNAVAILABLE. Returns 0 or -1 with a reason in err. */
 int db_pool_start(struct event_base *base, const char *conninfo, int size, char *err,
                   size_t errlen);
-/* Fails what is queued with -COOP_ECANCELLED, closes every connection. */
-void db_pool_stop(void);
+/* The first half of stopping: every statement queued or running fails now,
+ * its callback called before this returns, with -COOP_ECANCELLED (failures
+ * already deferred run too, with their own status); connections close. From
+ * then on the pool refuses new statements with -COOP_ESTATE, so no callback
+ * of the pool runs after this returns: plugins may free their state. */
+void db_pool_cancel(void);
+/* Frees the pool (cancelling first if that has not happened). */
+void db_pool_close(void);
 /* 1 when at least one connection is up and idle or busy, else 0 (/readyz). */
 int db_pool_ready(void);
 typedef struct db_pool_stats {

@@ -48,15 +48,19 @@ struct coop_tx {
  * NULL when out of memory. Free with free(). */
 struct db_stmt *db_stmt_new(enum db_stmt_kind kind, coop_plugin *owner, const char *sql,
                             int nparams, const char *const *params);
+/* 1 while the pool takes statements: started and not cancelled. */
+int db_pool_open(void);
 /* Queues a DB_STMT_QUERY or DB_STMT_TX_BEGIN statement, runs it at once on a
- * free connection, or fails it (deferred) when the pool is down or stopping:
- * 0, its callback will run. -COOP_ESTATE when the pool is not running (before
- * db_pool_start, after db_pool_stop): the caller keeps st. */
+ * free connection, or fails it (deferred) when the pool is down: 0, its
+ * callback will run. -COOP_ESTATE when the pool is not open (before
+ * db_pool_start, after db_pool_cancel): the caller keeps st. */
 int db_submit(struct db_stmt *st);
 /* Runs a statement on the transaction's reserved connection; when the
- * connection is gone, fails it with -COOP_EUNAVAILABLE (deferred). */
+ * connection is gone, fails it with -COOP_EUNAVAILABLE (deferred). Only while
+ * the pool is open. */
 void db_run_on(struct db_conn *conn, struct db_stmt *st);
-/* Ends the statement's life later from the loop with status (negative COOP_E*). */
+/* Ends the statement's life later from the loop with status (negative COOP_E*).
+ * Only while the pool is open. */
 void db_fail_later(struct db_stmt *st, int status, const char *message);
 /* The transaction on conn ended: the connection serves the queue again. */
 void db_conn_release(struct db_conn *conn);

@@ -13,7 +13,8 @@
  *    rolls back quietly: that is the only thing left to do.
  *  - When the connection is lost or coopd stops (-COOP_EUNAVAILABLE,
  *    -COOP_ECANCELLED) the transaction is gone: the callback gets tx NULL and
- *    PostgreSQL has rolled it back.
+ *    PostgreSQL has rolled it back (or will, once it sees the connection
+ *    closed).
  *  - After commit or rollback the callback (if any) gets tx NULL. A COMMIT of a
  *    transaction an earlier error aborted is reported as -COOP_EDB, SQLSTATE
  *    25P02, because nothing was written. A COMMIT whose connection was lost
@@ -57,7 +58,7 @@ static int tx_issue(coop_tx *tx, enum db_stmt_kind kind, const char *sql, int np
 {
     if (!tx)
         return -COOP_EINVAL;
-    if (tx->busy || tx->ending)
+    if (tx->busy || tx->ending || !db_pool_open())
         return -COOP_ESTATE;
     struct db_stmt *st = db_stmt_new(kind, tx->owner, sql, nparams, params);
     if (!st)

@@ -143,19 +143,28 @@ typedef struct server {
 
 static server the_server;
 
-/* Stops what runs, in the reverse of the start-up order. Idempotent. */
+/* Stops what runs. Idempotent. First the database goes quiet: statements
+ * still queued or running get their callback now, with -COOP_ECANCELLED, and
+ * new ones are refused. Then plugins stop (dependents first) and free their
+ * state, which no callback of coopd's touches any more: timers cannot fire
+ * while this runs (it is one turn of the loop), a plugin's stop may still
+ * cancel its own (their handles stay valid until then), and those left are
+ * cancelled right after, without their callbacks. The pool's memory goes
+ * last. */
 static void server_stop_services(server *s)
 {
     if (s->stopped)
         return;
     s->stopped = 1;
+    if (s->pool_started)
+        db_pool_cancel();
     plugins_stop();
     core_plugin()->state = PLUGIN_STOPPED;
     timers_cancel_all();
     if (s->identity_started)
         identity_stop();
     if (s->pool_started)
-        db_pool_stop();
+        db_pool_close();
 }
 
 static void server_free(server *s)

@@ -539,29 +539,61 @@ static void test_storm(void)
               "0");
 }
 
-/* Stopping with statements running and waiting: each fails once, cancelled. */
+/* Stopping with statements running and waiting: db_pool_cancel calls each
+ * callback once, cancelled, before it returns; a callback that tries again is
+ * refused; and once it has returned no callback of the pool runs any more,
+ * so a plugin may free its state (its stop runs next). */
+static int after_cancel_calls; /* callbacks seen once the "plugin" stopped */
+static int plugin_stopped;
+static int retry_refused;
+
+static void on_result_retry(const coop_db_result *res, void *arg)
+{
+    if (plugin_stopped)
+        after_cancel_calls++;
+    record(arg, res);
+    struct outcome again;
+    retry_refused += host_db_query(NULL, "SELECT 1", 0, NULL, on_result, &again) == -COOP_ESTATE;
+    static struct tx_script unused;
+    retry_refused += host_tx_begin(&unit_plugin, tx_step, &unused) == -COOP_ESTATE;
+}
+
 static void test_stop(void)
 {
     enum { N = 5 };
     struct outcome o[N];
-    for (int i = 0; i < N; i++)
-        CHECK_INT(query(NULL, "SELECT pg_sleep(10)", 0, NULL, &o[i]), 0);
+    for (int i = 0; i < N; i++) { /* two run, three wait in the queue */
+        memset(&o[i], 0, sizeof o[i]);
+        CHECK_INT(host_db_query(NULL, "SELECT pg_sleep(10)", 0, NULL, on_result_retry, &o[i]), 0);
+    }
     struct tx_script waiting = {.steps = {"SELECT 1"}, .ending = END_COMMIT};
     CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &waiting), 0);
     run_for_ms(100);
-    db_pool_stop();
+    db_pool_cancel();
     for (int i = 0; i < N; i++) {
         CHECK_INT(o[i].calls, 1);
         CHECK_INT(o[i].status, -COOP_ECANCELLED);
     }
+    CHECK_INT(retry_refused, 2 * N);
     CHECK_INT(waiting.done, 1);
     CHECK_INT(waiting.last_status, -COOP_ECANCELLED);
     CHECK_INT(db_pool_ready(), 0);
-    /* After stop: refused, and the callback will not run. */
+    plugin_stopped = 1; /* as a plugin's stop would: nothing may call back now */
     struct outcome late;
+    memset(&late, 0, sizeof late);
     CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &late), -COOP_ESTATE);
     CHECK_INT(host_tx_begin(&unit_plugin, tx_step, &waiting), -COOP_ESTATE);
+    run_for_ms(300); /* the loop runs on: the cancelled statements' replies arrive, unheard */
+    db_pool_close();
+    run_for_ms(50);
     CHECK_INT(late.calls, 0);
+    CHECK_INT(after_cancel_calls, 0);
+    for (int i = 0; i < N; i++)
+        CHECK_INT(o[i].calls, 1);
+    /* After close, likewise refused. */
+    CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &late), -COOP_ESTATE);
+    db_pool_cancel(); /* harmless when closed */
+    db_pool_close();
 }
 
 /* No server at all: statements fail fast, deferred, with -COOP_EUNAVAILABLE. */
@@ -578,7 +610,7 @@ static void test_no_server(void)
     CHECK(run_until(&o.done, 2));
     CHECK_INT(o.status, -COOP_EUNAVAILABLE);
     CHECK_INT(sync_callbacks, 0);
-    db_pool_stop();
+    db_pool_close();
 }
 
 /* A server that accepts the TCP connection and then never answers: the pool
@@ -604,7 +636,7 @@ static void test_stop_while_connecting(void)
     db_pool_stats stats;
     db_pool_get_stats(&stats);
     CHECK_INT(stats.queued, 1);
-    db_pool_stop();
+    db_pool_close();
     CHECK_INT(o.calls, 1);
     CHECK_INT(o.status, -COOP_ECANCELLED);
     close(listener);
@@ -623,7 +655,7 @@ static const char *pool_value(const char *info, const char *sql)
     CHECK(run_until(&o.done, 10));
     CHECK_INT(o.status, 0);
     snprintf(value, sizeof value, "%s", o.value);
-    db_pool_stop();
+    db_pool_close();
     return value;
 }
 
@@ -667,8 +699,12 @@ static void test_params(void)
     db_params_free(&p);
 
     static const char *const untouched[] = {
-        "host=/tmp/sock", "host=@abstract", "host=127.0.0.1", "host=::1",
-        "host=localhost hostaddr=10.9.9.9", "dbname=x",
+        "host=/tmp/sock",
+        "host=@abstract",
+        "host=127.0.0.1",
+        "host=::1",
+        "host=localhost hostaddr=10.9.9.9",
+        "dbname=x",
     };
     for (size_t i = 0; i < sizeof untouched / sizeof untouched[0]; i++) {
         CHECK_INT(db_params_parse(&p, untouched[i], err, sizeof err), 0);

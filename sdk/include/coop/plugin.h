@@ -60,7 +60,13 @@ typedef struct coop_plugin_descriptor {
      *  NULL. Return 0, or a negative COOP_E* to refuse start-up. */
     int (*start)(coop_plugin *self);
     /** Called at shutdown, dependents first, after the HTTP server stopped
-     *  accepting requests. Release what the plugin owns. May be NULL. */
+     *  accepting requests. By the time stop runs, every statement of yours
+     *  has had its callback, with -COOP_ECANCELLED if it was still pending,
+     *  and database calls return -COOP_ESTATE. No callback of coopd's runs
+     *  during or after stop: timers still pending may be cancelled in stop
+     *  (their handles stay valid until then), and those left are cancelled
+     *  after it without their callbacks running. So stop may free everything
+     *  the plugin owns. May be NULL. */
     void (*stop)(coop_plugin *self);
 
     /** Room for later minor versions; leave zeroed. */
