@@ -2,8 +2,8 @@
  * Named, versioned services between plugins: "<service>/<major>", where the
  * service is dot-separated lowercase words ("contrib.shares") and the major a
  * positive number. A provider registers during its init; a consumer looks it
- * up from start on, and only from plugins it depends on (or the core), because
- * only those are guaranteed to have started before it.
+ * up from start on (until it stops), and only from plugins it depends on (or
+ * the core), because only those are guaranteed to have started before it.
  */
 #include "service_internal.h"
 
@@ -91,6 +91,13 @@ const void *host_service_get(coop_plugin *p, const char *name)
 {
     if (!p || !name)
         return NULL;
+    /* PLUGIN_STOPPED sorts after the running states, so it is tested apart: a
+     * stopped plugin (or a core that has stopped) must not reach a provider
+     * that may have released what its vtable points into. */
+    if (p->state == PLUGIN_STOPPED) {
+        log_write(COOP_LOG_WARN, p->name, "coop_service_get(%s) refused: coopd is stopping", name);
+        return NULL;
+    }
     if (p != core_plugin() && p->state < PLUGIN_INITIALISED) {
         log_write(COOP_LOG_WARN, p->name, "coop_service_get(%s) refused: call it from start on",
                   name);

@@ -1,12 +1,13 @@
 /*
  * Unit tests of core/service.c: the "<service>/<major>" names, who may provide
- * (during init only, once per name) and who may look up (from start on, only
- * from plugins it depends on or the core).
+ * (during init only, once per name) and who may look up (from start on, until
+ * it stops, only from plugins it depends on or the core).
  */
 #include <string.h>
 
 #include "plugin_internal.h"
 #include "service_internal.h"
+#include "stderr_capture.h"
 #include "unit.h"
 
 static const int shares_v1 = 1, shares_v2 = 2, other = 3;
@@ -72,6 +73,22 @@ int main(void)
     CHECK_STR(text, "[\"contrib.shares/1\",\"contrib.shares/2\"]");
     free(text);
     json_decref(names);
+
+    /* Once stopped, a plugin (or the core) looks up nothing: the provider may have
+     * released what its vtable points into. The refusal says why. */
+    consumer.state = PLUGIN_STOPPED;
+    char said[1024];
+    stderr_capture c;
+    stderr_capture_begin(&c);
+    CHECK(host_service_get(&consumer, "contrib.shares/1") == NULL);
+    stderr_capture_end(&c, said, sizeof(said));
+    CHECK(strstr(said, " level=warn component=consumer msg=\"coop_service_get(contrib.shares/1) "
+                       "refused: coopd is stopping\"\n") != NULL);
+    core_plugin()->state = PLUGIN_STOPPED;
+    CHECK(host_service_get(core_plugin(), "contrib.shares/1") == NULL);
+    CHECK(host_service_get(&stranger, "coop.members/1") == &other); /* stranger still runs */
+    consumer.state = PLUGIN_STARTED;
+    CHECK(host_service_get(&consumer, "contrib.shares/1") == &shares_v1);
 
     services_clear();
     CHECK(host_service_get(&consumer, "contrib.shares/1") == NULL);
