@@ -2,10 +2,18 @@
  * The member register over HTTP: create, list, read, and change a member's
  * status with the date the change takes effect.
  *
- *   POST /v1/members              operator           -> 201 member
+ *   POST /v1/members              operator           -> 201 member (+ Location)
  *   GET  /v1/members              operator, member   -> 200 {"members": [...]}
  *   GET  /v1/members/{id}         operator, member   -> 200 member with its history
- *   POST /v1/members/{id}/status  operator           -> 201 member with its history
+ *   POST /v1/members/{id}/status  operator           -> 200 member with its history
+ *
+ * Who sees what: an operator sees every field of every member. A member-role
+ * token (an applicant's too) sees the register as GenG §31 lets members
+ * inspect the member list: ids, names, statuses with their dates, creation
+ * times; but the email address and the notes of the status changes (which
+ * may say why someone was excluded) only of its own record. The chain hash of
+ * another member's change is withheld with the note: it covers the note, so
+ * it would let a reader confirm a guessed one.
  *
  * The rules of the life cycle (which transition is allowed, that a change
  * takes effect no earlier than the one before) are enforced by the database
@@ -15,6 +23,7 @@
  */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,15 +50,37 @@ static const char *value(const coop_db_result *res, int row, const char *column)
     return coop_db_value(res, row, coop_db_column(res, column));
 }
 
-/* The member of row (id, name, email, created_at, status, effective_date). */
-static json_t *member_json(const coop_db_result *res, int row)
+/* Whose private fields (email, notes, chain hashes) a reader may see: every
+ * member's (VIEW_ALL) for an operator, else only those of the caller's own
+ * member record (a member token always names its member). */
+#define VIEW_ALL (-1)
+
+static int64_t view_of(coop_request *req)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "id", json_id(value(res, row, "id")), "name",
-                     json_text(value(res, row, "name")), "email",
-                     json_text(value(res, row, "email")), "status",
-                     json_text(value(res, row, "status")), "status_effective_date",
-                     json_text(value(res, row, "effective_date")), "created_at",
-                     json_text(value(res, row, "created_at")));
+    const coop_caller *caller = coop_request_caller(req);
+    return caller->role == COOP_ROLE_OPERATOR ? VIEW_ALL : caller->member_id;
+}
+
+static bool private_visible(int64_t view, const coop_db_result *res, int row)
+{
+    if (view == VIEW_ALL)
+        return true;
+    const char *id = value(res, row, "id");
+    return view > 0 && id && strtoll(id, NULL, 10) == view;
+}
+
+/* The member of row (id, name, email, created_at, status, effective_date);
+ * "email" only when view may see it. */
+static json_t *member_json(const coop_db_result *res, int row, int64_t view)
+{
+    json_t *member = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o}", "id", json_id(value(res, row, "id")), "name",
+        json_text(value(res, row, "name")), "status", json_text(value(res, row, "status")),
+        "status_effective_date", json_text(value(res, row, "effective_date")), "created_at",
+        json_text(value(res, row, "created_at")));
+    if (member && private_visible(view, res, row))
+        json_object_set_new(member, "email", json_text(value(res, row, "email")));
+    return member;
 }
 
 /* ---- Reading one member --------------------------------------------------- */
@@ -62,22 +93,26 @@ static const char member_read_sql[] =
     " FROM coop.members m JOIN coop.member_status_changes c ON c.member_id = m.id"
     " WHERE m.id = $1 ORDER BY c.effective_date, c.id";
 
-/* The full member from the rows of member_read_sql: a new reference, or NULL
- * when there are none. */
-static json_t *member_from_rows(const coop_db_result *res)
+/* The full member from the rows of member_read_sql, as view may see it: a new
+ * reference, or NULL when there are none. */
+static json_t *member_from_rows(const coop_db_result *res, int64_t view)
 {
     int n = coop_db_nrows(res);
     if (n == 0)
         return NULL;
-    json_t *member = member_json(res, n - 1);
+    json_t *member = member_json(res, n - 1, view);
+    bool visible = private_visible(view, res, 0);
     json_t *history = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(
-            history,
-            json_pack("{s:o, s:o, s:o, s:o, s:o}", "status", json_text(value(res, i, "status")),
-                      "effective_date", json_text(value(res, i, "effective_date")), "recorded_at",
-                      json_text(value(res, i, "recorded_at")), "note",
-                      json_text(value(res, i, "note")), "hash", json_text(value(res, i, "hash"))));
+    for (int i = 0; i < n; i++) {
+        json_t *change = json_pack("{s:o, s:o, s:o}", "status", json_text(value(res, i, "status")),
+                                   "effective_date", json_text(value(res, i, "effective_date")),
+                                   "recorded_at", json_text(value(res, i, "recorded_at")));
+        if (change && visible) {
+            json_object_set_new(change, "note", json_text(value(res, i, "note")));
+            json_object_set_new(change, "hash", json_text(value(res, i, "hash")));
+        }
+        json_array_append_new(history, change);
+    }
     json_object_set_new(member, "history", history);
     return member;
 }
@@ -88,7 +123,7 @@ static void reply_member(coop_request *req, const coop_db_result *res, int statu
         coop_reply_db_error(req, res);
         return;
     }
-    json_t *member = member_from_rows(res);
+    json_t *member = member_from_rows(res, view_of(req));
     if (!member) {
         coop_reply_problem(req, 404, "Not Found", "There is no member with this id.");
         return;
@@ -200,6 +235,7 @@ struct register_write {
     int nparams;
     const char *params[5]; /* borrowed from the request, which lives until the reply */
     bool status_change;    /* tokens of the member may work differently afterwards */
+    int reply_status;      /* 201 for a new member (with Location), 200 for a change */
     int64_t member_id;
     json_t *member; /* the answer, once read */
 };
@@ -219,7 +255,12 @@ static void register_write_committed(coop_tx *tx, const coop_db_result *res, voi
     } else {
         if (w->status_change)
             identity_member_changed(w->member_id);
-        coop_reply_json(w->req, 201, json_incref(w->member));
+        if (w->reply_status == 201) {
+            char location[48];
+            snprintf(location, sizeof(location), "/v1/members/%lld", (long long)w->member_id);
+            coop_reply_header(w->req, "Location", location);
+        }
+        coop_reply_json(w->req, w->reply_status, json_incref(w->member));
     }
     register_write_free(w);
 }
@@ -228,7 +269,7 @@ static void register_write_read(coop_tx *tx, const coop_db_result *res, void *ar
 {
     struct register_write *w = arg;
     if (coop_db_status(res) == 0)
-        w->member = member_from_rows(res);
+        w->member = member_from_rows(res, VIEW_ALL); /* writes are the operator's */
     if (!tx || !w->member) {
         if (tx)
             coop_tx_rollback(tx, NULL, NULL);
@@ -333,6 +374,7 @@ static void member_create(coop_request *req, void *arg)
     if (!w)
         return;
     const char *status = json_string_value(json_object_get(body, "status"));
+    w->reply_status = 201;
     w->sql = "SELECT coop.member_create(btrim($1), $2, $3,"
              " coalesce($4::date, (now() AT TIME ZONE 'UTC')::date), $5)";
     w->nparams = 5;
@@ -355,8 +397,9 @@ static void members_listed(const coop_db_result *res, void *arg)
     }
     json_t *members = json_array();
     int n = coop_db_nrows(res);
+    int64_t view = view_of(req);
     for (int i = 0; i < n; i++)
-        json_array_append_new(members, member_json(res, i));
+        json_array_append_new(members, member_json(res, i, view));
     coop_reply_json(req, 200, json_pack("{s:o}", "members", members));
 }
 
@@ -483,6 +526,9 @@ static void status_change(coop_request *req, void *arg)
     w->params[3] = json_string_value(json_object_get(body, "note"));
     /* Whether the member's tokens work may change: the cache forgets them at commit. */
     w->status_change = true;
+    /* 200, not 201: the answer is the member (an existing resource), not the
+     * change, which has no URL of its own. */
+    w->reply_status = 200;
     register_write_start(w);
 }
 

@@ -195,17 +195,19 @@ void identity_authenticate(const char *token, identity_auth_fn cb, void *arg)
     char hex[TOKEN_DIGEST_HEX_LEN + 1];
     token_digest_hex(digest, hex);
     const char *params[] = {hex};
-    /* A member token works while its member is an applicant or a member: from the
-     * date a resignation or exclusion takes effect it is refused (and works again
-     * after a re-admission), so nobody has to remember to revoke it. */
+    /* A member token works while its member's status in force is applicant or
+     * member: from the date a resignation or exclusion takes effect it is refused
+     * (and works again after a re-admission), so nobody has to remember to revoke
+     * it. A member with no status in force yet (the first one takes effect on a
+     * later date) is not in the register yet: refused too (NULL IN (...) is not
+     * true). */
     static const char sql[] =
         "SELECT t.id, t.role, t.member_id FROM coop.tokens t"
         " WHERE t.sha256 = $1::bytea AND t.revoked_at IS NULL"
-        " AND (t.role <> 'member' OR coalesce((SELECT c.status FROM coop.member_status_changes c"
+        " AND (t.role <> 'member' OR (SELECT c.status FROM coop.member_status_changes c"
         "  WHERE c.member_id = t.member_id"
         "   AND c.effective_date <= (now() AT TIME ZONE 'UTC')::date"
-        "  ORDER BY c.effective_date DESC, c.id DESC LIMIT 1), 'applicant')"
-        "  IN ('applicant', 'member'))";
+        "  ORDER BY c.effective_date DESC, c.id DESC LIMIT 1) IN ('applicant', 'member'))";
     if (coop_db_query(core_plugin(), sql, 1, params, lookup_done, l) != 0) {
         free(l->first);
         free(l);
@@ -261,7 +263,8 @@ static const char token_create_schema[] =
     "            \"enum\": [\"operator\", \"member\", \"partner\", \"customer\"]},"
     "  \"member_id\": {\"type\": [\"integer\", \"null\"], \"minimum\": 1,"
     "                 \"description\": \"Required for role member, whose status in force"
-    " today must be applicant or member; optional for the others.\"},"
+    " today must be applicant or member (a member whose first status takes effect later has"
+    " none yet); optional for the others.\"},"
     "  \"label\": {\"type\": \"string\", \"maxLength\": 200, \"default\": \"\"}}}";
 
 /* What a creation needs across its round trip: the secret, shown once. */
@@ -290,10 +293,15 @@ static void token_created(const coop_db_result *res, void *arg)
         if (!exists || strcmp(exists, "t") != 0)
             snprintf(message, sizeof(message), "there is no member with id %lld",
                      (long long)tc->member_id);
+        else if (!status)
+            snprintf(message, sizeof(message),
+                     "member %lld has no status in force today (the first one takes effect "
+                     "later); a member token needs applicant or member",
+                     (long long)tc->member_id);
         else
             snprintf(message, sizeof(message),
                      "member %lld has status %s; a member token needs applicant or member",
-                     (long long)tc->member_id, status ? status : "none");
+                     (long long)tc->member_id, status);
         json_t *errors = json_array();
         coop_invalid_add(errors, "/member_id", message);
         coop_reply_invalid(req, errors);
@@ -328,7 +336,7 @@ static const char token_insert_sql[] =
     "  SELECT $1::bytea, $2, $3::bigint, $4, $5::bigint FROM target"
     "  WHERE $3::bigint IS NULL"
     "     OR (target.member_exists AND ($2 <> 'member'"
-    "         OR coalesce(target.member_status, 'applicant') IN ('applicant', 'member')))"
+    "         OR target.member_status IN ('applicant', 'member')))"
     "  RETURNING id, role, member_id, label, coop.rfc3339(created_at) AS created_at)"
     " SELECT target.member_exists, target.member_status, ins.* FROM target LEFT JOIN ins ON true";
 

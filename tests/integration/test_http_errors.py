@@ -368,7 +368,7 @@ class GracefulStopTest(coophelper.CoopTestCase):
                 coophelper.http_request(self.coop.port, "GET", "/healthz", timeout=2)
             worker.join(coophelper.time_limit(20))
             self.assertIn("resp", result, result.get("error"))
-            self.assertEqual(result["resp"].status, 201, result["resp"].body)
+            self.assertEqual(result["resp"].status, 200, result["resp"].body)
             self.assertEqual(result["resp"].headers.get("Connection"), "close")
             self.assertEqual(self.coop.process.wait(coophelper.time_limit(20)), 0)
         finally:

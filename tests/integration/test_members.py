@@ -74,7 +74,9 @@ class TestMembers(coophelper.CoopTestCase):
         self.assertIsNone(m["history"][0]["note"])
         self.assertRegex(m["history"][0]["recorded_at"], RFC3339_UTC)
 
-        got = self.http("GET", f"/v1/members/{m['id']}", token=self.operator_token)
+        # The new member's URL, where it reads back the same.
+        self.assertEqual(resp.headers.get("Location"), f"/v1/members/{m['id']}")
+        got = self.http("GET", resp.headers["Location"], token=self.operator_token)
         self.assertEqual(got.status, 200, got.body)
         self.assertEqual(got.body, m)
 
@@ -100,7 +102,8 @@ class TestMembers(coophelper.CoopTestCase):
             if note:
                 body["note"] = note
             resp = self.change(mid, body)
-            self.assertEqual(resp.status, 201, resp.body)
+            self.assertEqual(resp.status, 200, resp.body)
+            self.assertIsNone(resp.headers.get("Location"))
             self.assertEqual(resp.body["status"], status)
             self.assertEqual(resp.body["status_effective_date"], date)
 
@@ -140,16 +143,16 @@ class TestMembers(coophelper.CoopTestCase):
     def test_same_day_changes_follow_recording_order(self):
         m = self.new_member("Same Day", status="member", effective_date="2023-03-01")
         self.assertEqual(self.change(m["id"], {"status": "resigned",
-                                               "effective_date": "2023-04-01"}).status, 201)
+                                               "effective_date": "2023-04-01"}).status, 200)
         self.assertEqual(self.change(m["id"], {"status": "member",
-                                               "effective_date": "2023-04-01"}).status, 201)
+                                               "effective_date": "2023-04-01"}).status, 200)
         self.assertEqual(self.status_at(m["id"], "2023-04-01T00:00:00Z"), "member")
         self.assertEqual(self.status_at(m["id"], "2023-03-31T23:59:59Z"), "member")
 
     def test_status_defaults_to_today(self):
         m = self.new_member("Today Member")
         resp = self.change(m["id"], {"status": "member"})
-        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(resp.body["status_effective_date"], today_utc())
 
     # -- refusals leave no trace
@@ -159,7 +162,7 @@ class TestMembers(coophelper.CoopTestCase):
         member = self.new_member("Memb", status="member", effective_date="2024-01-01")
         resigned = self.new_member("Resi", status="member", effective_date="2024-01-01")
         self.assertEqual(self.change(resigned["id"], {"status": "resigned",
-                                                      "effective_date": "2024-02-01"}).status, 201)
+                                                      "effective_date": "2024-02-01"}).status, 200)
         cases = [(applicant, "resigned"), (applicant, "applicant"), (member, "applicant"),
                  (member, "member"), (resigned, "excluded"), (resigned, "resigned"),
                  (resigned, "applicant")]
@@ -179,7 +182,7 @@ class TestMembers(coophelper.CoopTestCase):
                       {"status": "excluded", "effective_date": "2024-06-01"}] * 4
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 statuses = sorted(pool.map(lambda b: self.change(m["id"], b).status, bodies))
-            self.assertEqual(statuses, [201] + [409] * 7)
+            self.assertEqual(statuses, [200] + [409] * 7)
             history = self.http("GET", f"/v1/members/{m['id']}",
                                 token=self.operator_token).body["history"]
             self.assertEqual(len(history), 2)
@@ -192,7 +195,7 @@ class TestMembers(coophelper.CoopTestCase):
         self.assertEqual(self.counts(), before)
         # The same day is fine.
         resp = self.change(m["id"], {"status": "resigned", "effective_date": "2024-05-10"})
-        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(resp.status, 200, resp.body)
 
     def test_invalid_fields_are_422_with_pointer(self):
         m = self.new_member("Valid One")
@@ -315,6 +318,51 @@ class TestMembers(coophelper.CoopTestCase):
         self.assertIn("Bearer", resp.headers.get("WWW-Authenticate", ""))
         self.assertEqual(self.counts(), before)
 
+    def test_what_a_member_token_sees(self):
+        """Operators see every field. A member-role token (an applicant's too) sees the register
+        (ids, names, statuses and their dates) but email and notes only of its own record; the
+        chain hash of another's change is withheld with its note, since it covers the note."""
+        me = self.new_member("Reader", email="reader@example.org", note="my own note")
+        other = self.new_member("Other", email="other@example.org", status="member",
+                                effective_date="2024-01-01", note="joined")
+        resp = self.change(other["id"], {"status": "excluded", "effective_date": "2024-03-01",
+                                         "note": "excluded for harassing staff"})
+        self.assertEqual(resp.status, 200, resp.body)
+        other_full = resp.body
+        token = self.token_for("member", me["id"])  # me is an applicant
+
+        # One record each, read by the member token.
+        own = self.http("GET", f"/v1/members/{me['id']}", token=token)
+        self.assertEqual(own.status, 200, own.body)
+        self.assertEqual(own.body, me)  # every field of its own record, notes and hashes too
+        seen = self.http("GET", f"/v1/members/{other['id']}", token=token)
+        self.assertEqual(seen.status, 200, seen.body)
+        self.assertNotIn("email", seen.body)
+        self.assertEqual({k: seen.body[k] for k in ("id", "name", "status",
+                                                    "status_effective_date", "created_at")},
+                         {k: other_full[k] for k in ("id", "name", "status",
+                                                     "status_effective_date", "created_at")})
+        self.assertEqual(seen.body["history"],
+                         [{"status": h["status"], "effective_date": h["effective_date"],
+                           "recorded_at": h["recorded_at"]} for h in other_full["history"]])
+        self.assertNotIn("harassing", json.dumps(seen.body))
+        self.assertNotIn("other@example.org", json.dumps(seen.body))
+
+        # The list: the same rule, row by row.
+        listed = {x["id"]: x for x in
+                  self.http("GET", "/v1/members", token=token).body["members"]}
+        self.assertEqual(listed[me["id"]]["email"], "reader@example.org")
+        self.assertNotIn("email", listed[other["id"]])
+        self.assertEqual(listed[other["id"]]["status"], "excluded")
+        self.assertTrue(all("email" not in x for i, x in listed.items() if i != me["id"]))
+
+        # The operator sees everything.
+        full = self.http("GET", f"/v1/members/{other['id']}", token=self.operator_token).body
+        self.assertEqual(full, other_full)
+        listed = {x["id"]: x for x in
+                  self.http("GET", "/v1/members", token=self.operator_token).body["members"]}
+        self.assertEqual(listed[other["id"]]["email"], "other@example.org")
+
     def test_database_refuses_direct_edits(self):
         """The register is append-only in the database itself, not only through the API."""
         m = self.new_member("Kept", status="member", effective_date="2024-01-01")
@@ -362,7 +410,7 @@ class TestMemberChain(coophelper.CoopTestCase):
                       {"name": "Chain A", "note": "pipe | and \"quotes\" é"}, token=op).body
         b = self.http("POST", "/v1/members", {"name": "Chain B", "status": "member"}, token=op).body
         self.assertEqual(self.http("POST", f"/v1/members/{a['id']}/status",
-                                   {"status": "member"}, token=op).status, 201)
+                                   {"status": "member"}, token=op).status, 200)
         got = self.http("POST", f"/v1/members/{b['id']}/status",
                         {"status": "resigned", "note": "left"}, token=op).body
         count, head = self.recompute()
@@ -379,7 +427,7 @@ class TestMemberChain(coophelper.CoopTestCase):
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             statuses = list(pool.map(lambda i: self.http(
                 "POST", f"/v1/members/{i}/status", {"status": "member"}, token=op).status, ids))
-        self.assertEqual(statuses, [201] * 12)
+        self.assertEqual(statuses, [200] * 12)
         self.assertEqual(self.recompute()[0], 4 + 24)
 
         # Someone with database rights edits a note behind the API's back: the chain says where.
