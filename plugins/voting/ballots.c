@@ -14,7 +14,7 @@
 
 struct cast_ctx {
     coop_request *req;
-    char id_text[24];
+    char id_text[VOTING_ID_TEXT];
     char member_text[24];
     char *choice_text; /* canonical choice, JSON text; freed with the context */
 };
@@ -72,19 +72,15 @@ out_free_ctx:
     cast_ctx_free(ctx);
 }
 
-static void proposal_for_ballot(const coop_db_result *res, void *arg)
+/* The proposal's method and option keys are read: check the ballot, then append it. */
+static void proposal_for_ballot(coop_request *req, const coop_db_result *res, const char *id_text)
 {
-    struct cast_ctx *ctx = arg;
-    coop_request *req = ctx->req;
     json_t *keys_json = NULL, *errors = NULL;
     struct ballot_choice choice = {0};
+    struct cast_ctx *ctx = NULL;
 
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(req, res);
-        goto out_free;
-    }
     if (coop_db_nrows(res) == 0) {
-        voting_reply_no_proposal(req, ctx->id_text);
+        voting_reply_no_proposal(req, id_text);
         goto out_free;
     }
     enum tally_method method;
@@ -106,16 +102,22 @@ static void proposal_for_ballot(const coop_db_result *res, void *arg)
         errors = NULL;
         goto out_free;
     }
-    if (rc < 0 || !(ctx->choice_text = json_dumps(choice.canonical, JSON_COMPACT))) {
+    ctx = calloc(1, sizeof(*ctx));
+    if (rc < 0 || !ctx || !(ctx->choice_text = json_dumps(choice.canonical, JSON_COMPACT))) {
         coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
         goto out_free;
     }
+    ctx->req = req;
+    snprintf(ctx->id_text, sizeof(ctx->id_text), "%s", id_text);
+    snprintf(ctx->member_text, sizeof(ctx->member_text), "%lld",
+             (long long)coop_request_caller(req)->member_id);
     const char *params[] = {ctx->id_text, ctx->member_text, ctx->choice_text};
-    if (coop_db_query(voting_self,
-                      "SELECT outcome, seq, replaces, cast_at, hash"
-                      " FROM cast_ballot($1::bigint, $2::bigint, $3::jsonb)",
-                      3, params, ballot_appended, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
+    rc = coop_db_query(voting_self,
+                       "SELECT outcome, seq, replaces, cast_at, hash"
+                       " FROM cast_ballot($1::bigint, $2::bigint, $3::jsonb)",
+                       3, params, ballot_appended, ctx);
+    if (rc < 0) {
+        voting_reply_not_queued(req, rc);
         goto out_free;
     }
     ctx = NULL; /* ballot_appended owns it now */
@@ -131,140 +133,77 @@ out_free:
 void ballots_cast(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
-    const coop_caller *caller = coop_request_caller(req);
-    int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    if (caller->member_id <= 0) {
+    if (coop_request_caller(req)->member_id <= 0) {
         coop_reply_problem(req, 403, "Forbidden",
                            "Only a token bound to a member may cast a ballot.");
         return;
     }
-    struct cast_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
-    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
-    snprintf(ctx->member_text, sizeof(ctx->member_text), "%lld", (long long)caller->member_id);
-    const char *params[] = {ctx->id_text};
-    if (coop_db_query(voting_self,
-                      "SELECT p.method, (SELECT json_agg(o.key ORDER BY o.position) FROM options o"
-                      "                  WHERE o.proposal_id = p.id)::text"
-                      " FROM proposals p WHERE p.id = $1::bigint",
-                      1, params, proposal_for_ballot, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        cast_ctx_free(ctx);
-    }
+    voting_query_proposal(req,
+                          "SELECT p.method, (SELECT json_agg(o.key ORDER BY o.position)"
+                          "                  FROM options o WHERE o.proposal_id = p.id)::text"
+                          " FROM proposals p WHERE p.id = $1::bigint",
+                          NULL, proposal_for_ballot);
 }
 
-struct verify_ctx {
-    coop_request *req;
-    char id_text[24];
-};
-
-static void chain_verified(const coop_db_result *res, void *arg)
+static void chain_verified(coop_request *req, const coop_db_result *res, const char *id_text)
 {
-    struct verify_ctx *ctx = arg;
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(ctx->req, res);
-    } else if (coop_db_nrows(res) == 0 || coop_db_is_null(res, 0, 0)) {
-        voting_reply_no_proposal(ctx->req, ctx->id_text);
-    } else {
-        const char *bad = coop_db_value(res, 0, 2);
-        const char *head = coop_db_value(res, 0, 3);
-        coop_reply_json(ctx->req, 200,
-                        json_pack("{s:I, s:I, s:b, s:o, s:o}", "proposal_id",
-                                  (json_int_t)strtoll(ctx->id_text, NULL, 10), "ballots",
-                                  (json_int_t)strtoll(coop_db_value(res, 0, 1), NULL, 10), "intact",
-                                  bad == NULL, "first_bad_seq",
-                                  bad ? json_integer(strtoll(bad, NULL, 10)) : json_null(), "head",
-                                  head ? json_string(head) : json_null()));
+    if (coop_db_nrows(res) == 0 || coop_db_is_null(res, 0, 0)) {
+        voting_reply_no_proposal(req, id_text);
+        return;
     }
-    free(ctx);
+    const char *bad = coop_db_value(res, 0, 2);
+    const char *head = coop_db_value(res, 0, 3);
+    coop_reply_json(req, 200,
+                    json_pack("{s:I, s:I, s:b, s:o, s:o}", "proposal_id",
+                              (json_int_t)strtoll(id_text, NULL, 10), "ballots",
+                              (json_int_t)strtoll(coop_db_value(res, 0, 1), NULL, 10), "intact",
+                              bad == NULL, "first_bad_seq",
+                              bad ? json_integer(strtoll(bad, NULL, 10)) : json_null(), "head",
+                              head ? json_string(head) : json_null()));
 }
 
 void ballots_verify(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
-    int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    struct verify_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
-    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
-    const char *params[] = {ctx->id_text};
-    if (coop_db_query(voting_self,
-                      "SELECT p.id, v.ballot_count, v.first_bad_seq, v.head"
-                      " FROM proposals p, verify_chain(p.id) v WHERE p.id = $1::bigint",
-                      1, params, chain_verified, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        free(ctx);
-    }
+    voting_query_proposal(req,
+                          "SELECT p.id, v.ballot_count, v.first_bad_seq, v.head"
+                          " FROM proposals p, verify_chain(p.id) v WHERE p.id = $1::bigint",
+                          NULL, chain_verified);
 }
 
 /* ---- the caller's own ballot ------------------------------------------------------------- */
 
-static void own_ballot_read(const coop_db_result *res, void *arg)
+static void own_ballot_read(coop_request *req, const coop_db_result *res, const char *id_text)
 {
-    struct verify_ctx *ctx = arg;
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(ctx->req, res);
-    } else if (coop_db_nrows(res) == 0) {
-        voting_reply_no_proposal(ctx->req, ctx->id_text);
+    if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(req, id_text);
     } else if (coop_db_is_null(res, 0, 0)) {
-        coop_reply_problem(ctx->req, 404, "Not Found", "You have cast no ballot on proposal %s.",
-                           ctx->id_text);
+        coop_reply_problem(req, 404, "Not Found", "You have cast no ballot on proposal %s.",
+                           id_text);
     } else {
         const char *replaces = coop_db_value(res, 0, 1);
         json_t *choice = voting_json_from_db(coop_db_value(res, 0, 4));
         coop_reply_json(
-            ctx->req, 200,
+            req, 200,
             json_pack("{s:I, s:I, s:o, s:s, s:s, s:o*}", "proposal_id",
-                      (json_int_t)strtoll(ctx->id_text, NULL, 10), "seq",
+                      (json_int_t)strtoll(id_text, NULL, 10), "seq",
                       (json_int_t)strtoll(coop_db_value(res, 0, 0), NULL, 10), "replaces",
                       replaces ? json_integer(strtoll(replaces, NULL, 10)) : json_null(), "cast_at",
                       coop_db_value(res, 0, 2), "hash", coop_db_value(res, 0, 3), "choice",
                       choice));
     }
-    free(ctx);
 }
 
 void ballots_mine(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
-    const coop_caller *caller = coop_request_caller(req);
-    int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    if (caller->member_id <= 0) {
+    int64_t member_id = coop_request_caller(req)->member_id;
+    if (member_id <= 0) {
         coop_reply_problem(req, 403, "Forbidden", "Only a token bound to a member has ballots.");
         return;
     }
-    struct verify_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
-    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
     char member[24];
-    snprintf(member, sizeof(member), "%lld", (long long)caller->member_id);
-    const char *params[] = {ctx->id_text, member};
+    snprintf(member, sizeof(member), "%lld", (long long)member_id);
     /* The member's last ballot (the one that counts) and the one it replaced, if any. */
     static const char sql[] =
         "SELECT b.seq,"
@@ -275,8 +214,5 @@ void ballots_mine(coop_request *req, void *arg)
         "   SELECT * FROM ballots y WHERE y.proposal_id = p.id AND y.member_id = $2::bigint"
         "   ORDER BY y.seq DESC LIMIT 1) b ON true"
         " WHERE p.id = $1::bigint";
-    if (coop_db_query(voting_self, sql, 2, params, own_ballot_read, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        free(ctx);
-    }
+    voting_query_proposal(req, sql, member, own_ballot_read);
 }

@@ -23,7 +23,7 @@
 struct close_job {
     coop_request *req; /* the operator's request, or NULL for the timer */
     int64_t id;
-    char id_text[24];
+    char id_text[VOTING_ID_TEXT];
     const char *by; /* "operator" or "timer" (static) */
     json_t *proposal;
     json_t *result;
@@ -247,80 +247,57 @@ void close_start(int64_t id, coop_request *req)
     job->id = id;
     job->by = req ? "operator" : "timer";
     snprintf(job->id_text, sizeof(job->id_text), "%lld", (long long)id);
-    if (coop_tx_begin(voting_self, close_begun, job) < 0)
+    int rc = coop_tx_begin(voting_self, close_begun, job);
+    if (rc < 0 && req) {
+        /* Nothing began: the operator may simply try again. */
+        voting_reply_not_queued(req, rc);
+        close_job_free(job);
+    } else if (rc < 0) {
         close_failed(job, NULL, "begin could not be queued");
+    }
 }
 
 void close_by_operator(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
     int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    close_start(id, req);
+    char id_text[VOTING_ID_TEXT];
+    if (voting_request_id(req, &id, id_text))
+        close_start(id, req);
 }
 
 /* ---- reading a stored result ----------------------------------------------------------------- */
 
-struct result_ctx {
-    coop_request *req;
-    char id_text[24];
-};
-
-static void result_read(const coop_db_result *res, void *arg)
+static void result_read(coop_request *req, const coop_db_result *res, const char *id_text)
 {
-    struct result_ctx *ctx = arg;
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(ctx->req, res);
-    } else if (coop_db_nrows(res) == 0) {
-        voting_reply_no_proposal(ctx->req, ctx->id_text);
+    if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(req, id_text);
     } else if (coop_db_is_null(res, 0, 0)) {
-        coop_reply_problem(ctx->req, 409, "Conflict",
+        coop_reply_problem(req, 409, "Conflict",
                            "Voting on proposal %s has not closed yet; the result exists once it "
                            "closes.",
-                           ctx->id_text);
+                           id_text);
     } else {
         json_t *result = voting_json_from_db(coop_db_value(res, 0, 0));
         if (result)
-            coop_reply_json(ctx->req, 200, result);
+            coop_reply_json(req, 200, result);
         else
-            coop_reply_problem(ctx->req, 500, "Internal Server Error", "Unreadable result.");
+            coop_reply_problem(req, 500, "Internal Server Error", "Unreadable result.");
     }
-    free(ctx);
 }
+
+static const char result_sql[] =
+    "SELECT r.result::text FROM proposals p"
+    " LEFT JOIN results r ON r.proposal_id = p.id WHERE p.id = $1::bigint";
 
 static void read_result(coop_request *req, const char *id_text)
 {
-    struct result_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
-    snprintf(ctx->id_text, sizeof(ctx->id_text), "%s", id_text);
-    const char *params[] = {ctx->id_text};
-    if (coop_db_query(voting_self,
-                      "SELECT r.result::text FROM proposals p"
-                      " LEFT JOIN results r ON r.proposal_id = p.id WHERE p.id = $1::bigint",
-                      1, params, result_read, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        free(ctx);
-    }
+    const char *params[] = {id_text};
+    voting_query(req, id_text, result_sql, 1, params, result_read);
 }
 
 void result_get(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
-    int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    char canonical[24];
-    snprintf(canonical, sizeof(canonical), "%lld", (long long)id);
-    read_result(req, canonical);
+    voting_query_proposal(req, result_sql, NULL, result_read);
 }

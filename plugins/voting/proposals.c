@@ -164,7 +164,7 @@ void proposals_create(coop_request *req, void *arg)
                            params, proposal_created, ctx);
     free(text);
     if (rc < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "%s", coop_strerror(rc));
+        voting_reply_not_queued(req, rc);
         goto out_free;
     }
     ctx = NULL;
@@ -175,52 +175,26 @@ out_free:
     json_decref(body);
 }
 
-/* Replies with the JSON text in the first column of the first row, 404 when there is none. */
-struct read_ctx {
-    coop_request *req;
-    char id_text[24];
-};
-
-static void proposal_read(const coop_db_result *res, void *arg)
+/* Answers with the JSON text in the first column of the first row, 404 when there is none. */
+static void reply_json_row(coop_request *req, const coop_db_result *res, const char *id_text)
 {
-    struct read_ctx *ctx = arg;
-    if (coop_db_status(res) != 0) {
-        coop_reply_db_error(ctx->req, res);
-    } else if (coop_db_nrows(res) == 0) {
-        voting_reply_no_proposal(ctx->req, ctx->id_text);
-    } else {
-        json_t *value = voting_json_from_db(coop_db_value(res, 0, 0));
-        if (value)
-            coop_reply_json(ctx->req, 200, value);
-        else
-            coop_reply_problem(ctx->req, 500, "Internal Server Error", "Unreadable proposal.");
+    if (coop_db_nrows(res) == 0) {
+        voting_reply_no_proposal(req, id_text);
+        return;
     }
-    free(ctx);
+    json_t *value = voting_json_from_db(coop_db_value(res, 0, 0));
+    if (value)
+        coop_reply_json(req, 200, value);
+    else
+        coop_reply_problem(req, 500, "Internal Server Error", "Unreadable proposal.");
 }
 
 void proposals_get(coop_request *req, void *arg)
 {
     (void)arg;
-    const char *id_text = coop_request_param(req, "id");
-    int64_t id;
-    if (!voting_parse_id(id_text, &id)) {
-        voting_reply_no_proposal(req, id_text ? id_text : "");
-        return;
-    }
-    struct read_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
-    snprintf(ctx->id_text, sizeof(ctx->id_text), "%lld", (long long)id);
-    const char *params[] = {ctx->id_text};
-    if (coop_db_query(voting_self,
-                      "SELECT proposal_json(p)::text FROM proposals p WHERE p.id = $1::bigint", 1,
-                      params, proposal_read, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        free(ctx);
-    }
+    voting_query_proposal(req,
+                          "SELECT proposal_json(p)::text FROM proposals p WHERE p.id = $1::bigint",
+                          NULL, reply_json_row);
 }
 
 void proposals_list(coop_request *req, void *arg)
@@ -247,12 +221,6 @@ void proposals_list(coop_request *req, void *arg)
                            "Query parameter before must be a proposal id.");
         return;
     }
-    struct read_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        coop_reply_problem(req, 500, "Internal Server Error", "Out of memory.");
-        return;
-    }
-    ctx->req = req;
     char limit_param[24], before_param[24];
     snprintf(limit_param, sizeof(limit_param), "%lld", (long long)limit);
     snprintf(before_param, sizeof(before_param), "%lld", (long long)before);
@@ -267,8 +235,5 @@ void proposals_list(coop_request *req, void *arg)
         "   'proposals', coalesce((SELECT jsonb_agg(j ORDER BY id DESC) FROM page), '[]'),"
         "   'next_before', CASE WHEN (SELECT count(*) FROM page) = $2::integer"
         "                       THEN (SELECT min(id) FROM page) END))::text";
-    if (coop_db_query(voting_self, sql, 3, params, proposal_read, ctx) < 0) {
-        coop_reply_problem(req, 500, "Internal Server Error", "The query could not be queued.");
-        free(ctx);
-    }
+    voting_query(req, NULL, sql, 3, params, reply_json_row); /* always one row */
 }

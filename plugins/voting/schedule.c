@@ -190,10 +190,14 @@ void schedule_start(void)
 
 void schedule_stop(void)
 {
+    /* coopd cancels every pending timer itself when it stops, so that no callback runs after
+     * stop: before stop is called (plugin.h), or right after it in older cores. The handles may
+     * thus be freed already: they are forgotten here, never cancelled. */
     stopping = true;
-    if (sweep_timer)
-        coop_timer_cancel(sweep_timer);
     sweep_timer = NULL;
-    while (armed_list)
-        armed_forget(armed_list->id);
+    while (armed_list) {
+        struct armed *a = armed_list;
+        armed_list = a->next;
+        free(a);
+    }
 }

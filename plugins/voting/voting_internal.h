@@ -26,6 +26,35 @@ bool voting_parse_id(const char *text, int64_t *id);
 /* Answers 404 for proposal id text (borrowed). Ends the request. */
 void voting_reply_no_proposal(coop_request *req, const char *id_text);
 
+/* ---- request_query.c: one statement for one request ----------------------------------------- */
+
+/* Room for a proposal id as decimal text (at most 18 digits, see voting_parse_id). */
+#define VOTING_ID_TEXT 24
+
+/* Reads path parameter {id} of req. Returns true and sets *id and id_text (the id in canonical
+ * decimal); or answers 404 (which ends the request) and returns false. */
+bool voting_request_id(coop_request *req, int64_t *id, char id_text[VOTING_ID_TEXT]);
+
+/* Answers req when a statement could not be queued; rc is what coop_db_query() or
+ * coop_tx_begin() returned: 503 with Retry-After (the pool is not running: coopd is starting or
+ * stopping; or memory ran out), or 500 for -COOP_EINVAL (a bug here). Ends the request. */
+void voting_reply_not_queued(coop_request *req, int rc);
+
+/* What a handler makes of a statement that succeeded: answers req (ending it). res and id_text
+ * (the proposal id the statement was for, "" for none) are borrowed for the call. */
+typedef void (*voting_rows_fn)(coop_request *req, const coop_db_result *res, const char *id_text);
+
+/* Runs sql with nparams params (copied) for req, and answers it: rows(req, res, id_text) when the
+ * statement succeeded, coop_reply_db_error() when it failed, voting_reply_not_queued() when it
+ * could not be queued, 500 when memory ran out. id_text (copied; may be NULL) is handed to rows. */
+void voting_query(coop_request *req, const char *id_text, const char *sql, int nparams,
+                  const char *const *params, voting_rows_fn rows);
+
+/* voting_query() for the proposal of req's path parameter {id}: $1 is the id, $2 extra (copied)
+ * when extra is not NULL. Answers 404 without a statement when {id} cannot be an id. */
+void voting_query_proposal(coop_request *req, const char *sql, const char *extra,
+                           voting_rows_fn rows);
+
 /* Parses a JSON text from the database (borrowed). New reference, or NULL when it is not JSON
  * (logged). */
 json_t *voting_json_from_db(const char *text);
