@@ -10,7 +10,8 @@
  * Failure is a normal state: a connection that drops fails its statement with
  * -COOP_EUNAVAILABLE and reconnects with a doubling backoff; while no
  * connection is up, new statements fail at once (their callback deferred to
- * the loop) instead of piling up; queued ones give up after a bound. When the
+ * the loop) instead of piling up, and so do those queued when the last one
+ * went; queued ones otherwise give up after a bound. When the
  * server comes back the reconnect timers find it, without anyone's help.
  *
  * search_path: a plugin's unqualified names resolve in its own schema. Every
@@ -301,14 +302,23 @@ static void conn_close(struct db_conn *c)
     if (c->state == CONN_READY)
         pool.connected--;
     c->state = CONN_DOWN;
-    /* Down (fail fast) only once no connection is up or still on its way:
-     * at start-up one refused connection must not fail the statements that
-     * its siblings, a moment from ready, would have served. */
-    int connecting = 0;
+}
+
+/* After a connection closed: when none is up or still on its way, the pool is
+ * down and statements fail fast until one is back. Not before: at start-up one
+ * refused connection must not fail the statements that its siblings, a moment
+ * from ready, would have served. What waits in the queue fails then too (from
+ * the loop), at once rather than at its deadline, as nothing can serve it. */
+static void pool_note_down(void)
+{
+    if (pool.down || pool.cancelled || pool.connected > 0)
+        return;
     for (int i = 0; i < pool.size; i++)
-        connecting += pool.conns[i].state == CONN_CONNECTING;
-    if (pool.connected == 0 && connecting == 0)
-        pool.down = 1;
+        if (pool.conns[i].state == CONN_CONNECTING)
+            return;
+    pool.down = 1;
+    for (struct db_stmt *st; (st = queue_pop()) != NULL;)
+        db_fail_later(st, -COOP_EUNAVAILABLE, "the database is unavailable");
 }
 
 static void conn_connect_failed(struct db_conn *c, const char *why)
@@ -322,6 +332,7 @@ static void conn_connect_failed(struct db_conn *c, const char *why)
                   line[0] ? line : "unknown reason", c->backoff_ms);
     conn_close(c);
     conn_schedule_reconnect(c);
+    pool_note_down();
 }
 
 /* The connection is gone: its statement fails with -COOP_EUNAVAILABLE, its
@@ -341,6 +352,7 @@ static void conn_lost(struct db_conn *c)
     conn_close(c);
     c->backoff_ms = DB_BACKOFF_MIN_MS;
     conn_schedule_reconnect(c);
+    pool_note_down();
     if (st)
         stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
 }
