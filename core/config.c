@@ -272,6 +272,10 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen)
     }
     free(copy);
     cfg->dir = strdup(absdir);
+    if (!cfg->dir) {
+        json_decref(root);
+        return fail(cfg, err, errlen, path, NULL, "out of memory");
+    }
 
     const char *why = NULL;
     if (parse_listen(json_string_value(json_object_get(root, "listen")), &cfg->listen_host,
@@ -319,15 +323,16 @@ int config_load(const char *path, coop_config *cfg, char *err, size_t errlen)
     cfg->plugin_dir =
         resolve_path(cfg->dir, plugin_dir ? json_string_value(plugin_dir) : "plugins");
     json_decref(root);
-    if (!cfg->dir || !cfg->conninfo || !cfg->plugins || !cfg->plugin_dir)
+    if (!cfg->conninfo || !cfg->plugins || !cfg->plugin_dir)
         return fail(cfg, err, errlen, path, NULL, "out of memory");
 
     /* Only a folder that will be read has to exist. */
     if (json_object_size(cfg->plugins) > 0) {
         struct stat st;
-        if (stat(cfg->plugin_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        int stat_failed = stat(cfg->plugin_dir, &st) < 0;
+        if (stat_failed || !S_ISDIR(st.st_mode)) {
             snprintf(reason, sizeof(reason), "%s: %s", cfg->plugin_dir,
-                     stat(cfg->plugin_dir, &st) < 0 ? strerror(errno) : "not a folder");
+                     stat_failed ? strerror(errno) : "not a folder");
             return fail(cfg, err, errlen, path, plugin_dir ? "/plugin_dir" : NULL, reason);
         }
     }
