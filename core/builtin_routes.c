@@ -176,9 +176,19 @@ static int openapi_merge_plugin(json_t *paths, const coop_plugin *p, char *err, 
     json_t *value;
     json_object_foreach(doc, key, value)
     {
-        char full[512];
-        snprintf(full, sizeof(full), "%s%s", p->mount, key);
+        /* Sized to fit: a fixed buffer would cut a long path and file the
+         * description under a path nobody serves. */
+        size_t mount_len = strlen(p->mount), key_len = strlen(key);
+        char *full = malloc(mount_len + key_len + 1);
+        if (!full) {
+            snprintf(err, errlen, "plugin %s: out of memory for its openapi paths", p->name);
+            json_decref(doc);
+            return -1;
+        }
+        memcpy(full, p->mount, mount_len);
+        memcpy(full + mount_len, key, key_len + 1);
         json_object_set(paths, full, value);
+        free(full);
     }
     json_decref(doc);
     return 0;

@@ -49,7 +49,7 @@
 #define DRAIN_LIMIT_SECONDS 10
 #define MAX_HEADERS_BYTES (64 * 1024)
 #define MAX_ROUTE_PATH 512
-#define ACCESS_PATH_MAX 256 /* longer paths are cut in the access log */
+#define ACCESS_PATH_MAX 256 /* bytes of the escaped path in the log; longer ones are cut */
 #define ACCESS_LINE_MAX 640 /* fits every field at its maximum length */
 
 static router *routes;
@@ -210,6 +210,32 @@ static char *put_str(char *p, const char *s, size_t max)
     return p + n;
 }
 
+/* The request path comes from the client as it sent it (libevent keeps bytes
+ * outside RFC 3986 too): written raw, a CR or LF would start a forged log line,
+ * a space or '"' a forged key=value field, and ESC a terminal escape sequence
+ * for whoever tails the log. So controls, space, DEL, bytes >= 0x80, '"' and
+ * '\\' are percent-encoded; everything else, '%' included, stays as sent.
+ * Writes at most max bytes, never cutting an escape in two; returns the end. */
+static char *put_path(char *p, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *end = p + max;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c > 0x20 && *c < 0x7f && *c != '"' && *c != '\\') {
+            if (p == end)
+                break;
+            *p++ = (char)*c;
+        } else {
+            if (end - p < 3)
+                break;
+            *p++ = '%';
+            *p++ = hex[*c >> 4];
+            *p++ = hex[*c & 15];
+        }
+    }
+    return p;
+}
+
 #define PUT_LITERAL(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
 static char *put_u64(char *p, uint64_t v)
@@ -298,7 +324,7 @@ void http_request_finished(coop_request *req, int status, size_t bytes)
     p = PUT_LITERAL(p, " method=");
     p = put_str(p, method_label(req), 8);
     p = PUT_LITERAL(p, " path=");
-    p = put_str(p, req->raw_path ? req->raw_path : "-", ACCESS_PATH_MAX);
+    p = put_path(p, req->raw_path ? req->raw_path : "-", ACCESS_PATH_MAX);
     p = PUT_LITERAL(p, " status=");
     p = put_u64(p, (uint64_t)status);
     p = PUT_LITERAL(p, " bytes=");
@@ -451,7 +477,11 @@ static void on_authenticated(int status, const coop_caller *caller, void *arg)
         request_dispatch_enter(req);
 
     if (req->client_gone) {
-        reply_buffer(req, 499, NULL, NULL); /* nobody waits: only log and release */
+        /* libevent closed the connection under us (rare: it does not read
+         * while a request awaits its reply). Nobody waits: only log and
+         * release. The usual case of a client that left is caught in
+         * reply_buffer. */
+        reply_buffer(req, 499, NULL, NULL);
     } else if (status == -COOP_EUNAVAILABLE) {
         host_reply_header(req, "Retry-After", "5");
         reply_problem_detail(req, 503, "The token cannot be checked now; retry later.");
@@ -567,6 +597,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     identity_authenticate(token, on_authenticated, req);
 out:
+    if (!req->replied)
+        req->deferred = 1;
     request_dispatch_leave(req);
 }
 

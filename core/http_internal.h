@@ -66,6 +66,11 @@ struct coop_request {
      * stays in flight (so a drain waits for it) until libevent reports it
      * sent or the connection closed. */
     unsigned char writing;
+    /* on_request returned without a reply: the answer comes later (from the
+     * database, a timer...), so the client may have left meanwhile. libevent
+     * 2.1 does not read from a connection whose request awaits its reply, so
+     * it does not notice that itself; reply.c looks then (see there). */
+    unsigned char deferred;
     struct evhttp_request *writing_ev;
     char id[REQUEST_ID_MAX + 1];
     uint64_t start_ns;    /* CLOCK_MONOTONIC */

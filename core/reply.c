@@ -5,8 +5,18 @@
  * Every reply leaves through reply_buffer(), which enforces "exactly one
  * reply per request" (a second one is logged and ignored), adds the headers
  * every response carries (Content-Type, X-Request-Id), writes the access log
- * line and the metrics, and releases the request. When the client went away
- * before the reply, nothing is serialised or sent; the request is only freed.
+ * line and the metrics, and releases the request. When libevent already
+ * closed the connection before the reply, nothing is serialised or sent; the
+ * request is only freed.
+ *
+ * A client that closes its end while its answer is being prepared (a database
+ * round trip) is logged and counted as 499, the status nginx uses for that.
+ * libevent 2.1 stops reading a connection whose request awaits its reply, so
+ * it does not see the close; a deferred reply therefore peeks at the socket
+ * first (one recv, only for replies that did not come back at once: never on
+ * the cached-token fast path). The reply is still handed to libevent: a
+ * client that only half-closed still gets it, and for one that is gone the
+ * write fails and libevent frees the connection as for any failed write.
  *
  * JSON is serialised straight into libevent's output buffer (compact, no
  * intermediate string).
@@ -16,7 +26,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -308,14 +322,30 @@ static int already_replied(coop_request *req, int status)
     return 0;
 }
 
+/* A final answer is 200..599: 1xx are interim responses, which libevent would
+ * send as if final (and the client would then wait for the real one). */
 static int sane_status(coop_request *req, int status)
 {
-    if (status < 100 || status > 599) {
+    if (status < 200 || status > 599) {
         log_write(COOP_LOG_ERROR, "http", "request_id=%s: reply with invalid status %d sent as 500",
                   req->id, status);
         return 500;
     }
     return status;
+}
+
+/* True when the client closed (or reset) conn: a peek finds the end of the
+ * stream or an error. Data waiting (a pipelined request) counts as still
+ * there, and so does anything unclear. */
+static int client_closed(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return 0;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN));
 }
 
 void reply_buffer(coop_request *req, int status, const char *content_type, struct evbuffer *body)
@@ -357,8 +387,12 @@ void reply_buffer(coop_request *req, int status, const char *content_type, struc
             if (http_draining())
                 evhttp_add_header(headers, "Connection", "close");
         }
-        /* Before sending: libevent may free ev (and the path we log) in it. */
-        http_request_finished(req, status, bytes);
+        /* Before sending: libevent may free ev (and the path we log) in it.
+         * The reply still goes out (see the top of this file). */
+        int logged = status;
+        if (req->deferred && conn && !req->client_gone && client_closed(conn))
+            logged = 499;
+        http_request_finished(req, logged, bytes);
         if (conn) {
             /* In flight until written, so that a drain does not end the
              * process with the reply still in libevent's buffer. */

@@ -350,19 +350,19 @@ typedef struct match_state {
     int nsegs;
     int method_index;
     const char *values[ROUTER_MAX_PARAMS];
-    const router_node *first_path; /* first node whose path matched, any method */
+    unsigned path_methods; /* union of the methods of every node whose path matched */
 } match_state;
 
-/* Depth-first: returns the node that has the method, recording the first
- * node that matched the path at all for the 405 answer. */
+/* Depth-first: returns the node that has the method. Every node whose path
+ * matched adds its methods to path_methods; when none has the method, the
+ * search has visited them all, so the 405's Allow is the union over every
+ * template the path fits (GET /a/new and POST /a/{id}: PUT /a/new allows
+ * GET and POST, both of which would be served). */
 static const router_node *match_node(const router_node *n, int depth, int nvalues, match_state *st)
 {
     if (depth == st->nsegs) {
         unsigned methods = node_methods(n);
-        if (!methods)
-            return NULL;
-        if (!st->first_path)
-            st->first_path = n;
+        st->path_methods |= methods;
         return st->method_index >= 0 && n->routes[st->method_index] ? n : NULL;
     }
     const char *seg = st->segs[depth];
@@ -414,14 +414,14 @@ enum router_result router_lookup(const router *r, unsigned method, const char *r
     const router_node *found = match_node(&r->root, 0, 0, &st);
     if (found) {
         m->route = found->routes[st.method_index];
-        m->allowed = node_methods(found);
+        m->allowed = st.path_methods; /* the templates visited so far: enough for a match */
         m->nparams = m->route->nparams;
         for (int i = 0; i < m->nparams; i++)
             m->values[i] = st.values[i];
         return ROUTER_FOUND;
     }
-    if (st.first_path) {
-        m->allowed = node_methods(st.first_path);
+    if (st.path_methods) {
+        m->allowed = st.path_methods;
         return ROUTER_METHOD_NOT_ALLOWED;
     }
     return ROUTER_NOT_FOUND;

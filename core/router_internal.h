@@ -54,7 +54,10 @@ enum router_result {
 
 typedef struct router_match {
     const route_entry *route; /* set when ROUTER_FOUND */
-    unsigned allowed;         /* methods the path answers (FOUND and METHOD_NOT_ALLOWED) */
+    /* METHOD_NOT_ALLOWED: every method the path answers, over all the templates
+     * it fits (the Allow header). FOUND: the methods of the matched template and
+     * of those tried before it; the search stops at the match. */
+    unsigned allowed;
     int nparams;
     const char *values[ROUTER_MAX_PARAMS]; /* decoded, in route->param_names order; they
                                               point into the caller's scratch buffer */

@@ -230,6 +230,27 @@ class HttpErrorsTest(coophelper.CoopTestCase):
             time.sleep(0.1)  # the access log is flushed once a second
         self.fail("no access log line for the request:\n" + self.coop.log_tail())
 
+    def test_access_log_escapes_the_path(self):
+        # libevent passes request-line bytes outside RFC 3986 through to coopd. Written raw,
+        # they would let a client forge log lines (CR), fields (space, '"') and terminal
+        # escapes (ESC); coopd percent-encodes them.
+        raw_path = b'/v1/x\r\x1b[31m"q\\ status=200 role=operator\xc3\xa9\x7f%41'
+        status, _, _ = self.raw_exchange(
+            b"GET " + raw_path + b" HTTP/1.1\r\nHost: t\r\nX-Request-Id: access-log-escape\r\n\r\n")
+        self.assertEqual(status, 404)
+        want = ("component=access request_id=access-log-escape method=GET "
+                "path=/v1/x%0D%1B[31m%22q%5C%20status=200%20role=operator%C3%A9%7F%41 status=404 ")
+        deadline = time.monotonic() + coophelper.time_limit(5)
+        while time.monotonic() < deadline and want not in self.coop.log():
+            time.sleep(0.1)  # the access log is flushed once a second
+        log = self.coop.log()
+        self.assertIn(want, log)
+        line = next(l for l in log.splitlines() if "request_id=access-log-escape" in l)
+        self.assertNotIn("\r", line)
+        self.assertNotIn("\x1b", line)
+        self.assertEqual(line.count(" status="), 1, line)
+        self.assertEqual(line.count(" role="), 1, line)
+
     def test_client_gone_before_reply(self):
         # A token not in coopd's cache is checked in the database; the client leaves before the
         # answer. coopd must drop the reply quietly and free the request (ASan checks memory).
@@ -246,6 +267,61 @@ class HttpErrorsTest(coophelper.CoopTestCase):
         self.assertEqual(self.http("GET", "/healthz").status, 200)
         self.assertEqual(self.http("GET", "/v1/hello/ping", token=self.operator_token).status,
                          200)
+
+    def test_client_gone_before_a_deferred_reply_is_logged_499(self):
+        # Two status changes wait on row locks held by psql; their clients leave meanwhile, one
+        # closing (FIN), one resetting (RST). libevent 2.1 does not read from a connection whose
+        # request awaits its reply; coopd looks itself before replying and logs 499.
+        first = self.coop.make_member(self.operator_token, status="applicant", role=None)
+        second = self.coop.make_member(self.operator_token, status="applicant", role=None)
+        lock = subprocess.Popen(
+            ["psql", "-X", "-q", "-d", self.dbname, "-c",
+             f"BEGIN; SELECT id FROM coop.members WHERE id IN ({int(first.id)}, "
+             f"{int(second.id)}) FOR UPDATE; SELECT pg_sleep(2); COMMIT;"],
+            env=self.cluster.libpq_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            sockets = []
+            for member, request_id in ((first, "gone-fin"), (second, "gone-rst")):
+                body = b'{"status": "member"}'
+                s = socket.create_connection(("127.0.0.1", self.coop.port))
+                s.sendall(f"POST /v1/members/{member.id}/status HTTP/1.1\r\nHost: t\r\n"
+                          f"Authorization: Bearer {self.operator_token}\r\n"
+                          f"X-Request-Id: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+                          .encode() + body)
+                sockets.append(s)
+            deadline = time.monotonic() + coophelper.time_limit(10)
+            while time.monotonic() < deadline and in_flight(self) < 3:
+                time.sleep(0.05)
+            self.assertEqual(in_flight(self), 3, "the two changes are not waiting in coopd")
+            sockets[1].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            for s in sockets:
+                s.close()
+        finally:
+            _, err = lock.communicate(timeout=30)
+        self.assertEqual(lock.returncode, 0, err)
+        deadline = time.monotonic() + coophelper.time_limit(10)
+        patterns = [re.compile(rf"request_id={rid} method=POST path=/v1/members/{m.id}/status "
+                               r"status=499 ") for m, rid in ((first, "gone-fin"),
+                                                              (second, "gone-rst"))]
+        while time.monotonic() < deadline and not all(p.search(self.coop.log())
+                                                      for p in patterns):
+            time.sleep(0.1)
+        for p in patterns:
+            self.assertRegex(self.coop.log(), p)
+        # Leaving does not undo the work: the changes were committed. And coopd serves on.
+        for member in (first, second):
+            got = self.http("GET", f"/v1/members/{member.id}", token=self.operator_token)
+            self.assertEqual(got.body["status"], "member", got.body)
+        # A client that stays gets its answer logged as sent.
+        resp = self.http("POST", f"/v1/members/{first.id}/status", {"status": "resigned"},
+                         token=self.operator_token, headers={"X-Request-Id": "stayed"})
+        self.assertEqual(resp.status, 200, resp.body)
+        deadline = time.monotonic() + coophelper.time_limit(5)
+        stayed = re.compile(r"request_id=stayed method=POST \S+ status=200 ")
+        while time.monotonic() < deadline and not stayed.search(self.coop.log()):
+            time.sleep(0.1)
+        self.assertRegex(self.coop.log(), stayed)
 
     def test_head_is_get_without_body(self):
         # Pipelined on one connection: a body after a HEAD answer would be read as the start of
@@ -331,6 +407,13 @@ class HttpErrorsTest(coophelper.CoopTestCase):
             if line.startswith(series + " "):
                 return int(line.rsplit(" ", 1)[1])
         return 0
+
+
+def in_flight(test):
+    """coop_http_in_flight as coopd reports it (the /metrics scrape itself included)."""
+    text = test.http("GET", "/metrics").body
+    match = re.search(r"(?m)^coop_http_in_flight (\d+)$", text)
+    return int(match.group(1)) if match else 0
 
 
 class GracefulStopTest(coophelper.CoopTestCase):

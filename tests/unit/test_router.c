@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include "http_internal.h"
+#include "metrics_internal.h"
 #include "router_internal.h"
 #include "unit.h"
 
@@ -175,6 +176,27 @@ static void test_not_found_and_method(void)
     CHECK_INT(match(r, 0, "/v1/members", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
     CHECK_INT(match(r, 0, "/v1/unknown", &m, &scratch), ROUTER_NOT_FOUND);
 
+    /* Allow is the union over every template the path fits: GET /a/new and
+     * POST /a/{id} both serve /a/new, so PUT /a/new allows GET and POST. */
+    CHECK_INT(add(r, COOP_GET, "/a/new"), 0);
+    CHECK_INT(add(r, COOP_POST, "/a/{id}"), 0);
+    CHECK_INT(add(r, COOP_DELETE, "/a/{id}/x"), 0);
+    CHECK_INT(match(r, COOP_PUT, "/a/new", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    router_allow_header(m.allowed, allow, sizeof(allow));
+    CHECK_STR(allow, "GET, POST");
+    CHECK_INT(match(r, 0, "/a/new", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    CHECK_INT(m.allowed, COOP_GET | COOP_POST);
+    /* Another value of {id} fits only the parameter's template. */
+    CHECK_INT(match(r, COOP_PUT, "/a/7", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    CHECK_INT(m.allowed, COOP_POST);
+    /* Both are still served. */
+    CHECK_INT(match(r, COOP_GET, "/a/new", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/a/new");
+    CHECK_INT(match(r, COOP_POST, "/a/new", &m, &scratch), ROUTER_FOUND);
+    CHECK_STR(m.route->template_path, "/a/{id}");
+    CHECK_INT(match(r, COOP_GET, "/a/new/x", &m, &scratch), ROUTER_METHOD_NOT_ALLOWED);
+    CHECK_INT(m.allowed, COOP_DELETE);
+
     router_allow_header(COOP_GET | COOP_POST | COOP_PUT | COOP_PATCH | COOP_DELETE, allow,
                         sizeof(allow));
     CHECK_STR(allow, "GET, POST, PUT, PATCH, DELETE");
@@ -328,6 +350,40 @@ static void test_exactly_one_reply(void)
     requests_pool_free();
 }
 
+static uint64_t count_of(const route_counters *c, int status)
+{
+    for (int i = 0; i < ROUTER_STATUS_SLOTS; i++)
+        if (c->by_status[i].status == status)
+            return c->by_status[i].count;
+    return 0;
+}
+
+/* Only 200..599 is a final answer: an interim 1xx (libevent would send it as
+ * if final) or a number outside HTTP goes out as 500, which metrics count. */
+static void test_final_status_only(void)
+{
+    const route_counters *c = metrics_unmatched(0);
+    uint64_t errors_before = count_of(c, 500);
+    static const int refused[] = {100, 101, 103, 199, 600, 0, -200};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        coop_request *req = request_acquire(NULL);
+        strcpy(req->id, "unit-status");
+        host_reply_json(req, refused[i], json_object());
+        CHECK_INT(count_of(c, refused[i]), 0);
+    }
+    CHECK_INT(count_of(c, 500) - errors_before, sizeof(refused) / sizeof(refused[0]));
+    static const int kept[] = {200, 204, 418, 599};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        uint64_t before = count_of(c, kept[i]);
+        coop_request *req = request_acquire(NULL);
+        strcpy(req->id, "unit-status");
+        host_reply_json(req, kept[i], NULL);
+        CHECK_INT(count_of(c, kept[i]) - before, 1);
+    }
+    CHECK_INT(count_of(c, 500) - errors_before, sizeof(refused) / sizeof(refused[0]));
+    requests_pool_free();
+}
+
 /* json_write_compact must give exactly jansson's compact output. */
 static void check_same_as_jansson(json_t *doc)
 {
@@ -394,6 +450,7 @@ int main(int argc, char **argv)
     test_method_names();
     test_problem_json();
     test_exactly_one_reply();
+    test_final_status_only();
     test_json_writer();
     return unit_finish();
 }

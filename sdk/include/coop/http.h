@@ -4,7 +4,15 @@
  * A handler receives a borrowed request and must answer it exactly once with
  * one of the coop_reply_* functions, either before returning or later from a
  * database or timer callback. Until then every string the accessors return is
- * borrowed from the request; after the reply the request is gone.
+ * borrowed from the request. After the reply the request is gone: passing it
+ * to any coop_request_* or coop_reply_* function afterwards is undefined
+ * behaviour. coopd reuses request objects from a pool, so such a late call may
+ * read or answer another client's request; only a second reply made before
+ * the handler (or coopd's own call) returns is reliably caught, logged and
+ * ignored. Keep no pointer to a request past its reply.
+ *
+ * A reply's status must be a final one, 200..599; anything else is sent as
+ * 500 and logged.
  *
  * Errors leave as RFC 9457 application/problem+json. coopd itself answers 400
  * (body is not JSON), 401, 403, 404, 405, 413, 422 (body does not fit the
@@ -96,7 +104,12 @@ static inline const char *coop_request_id(const coop_request *req)
 }
 
 /** Adds a response header to the coming reply. name and value are copied.
- *  Returns 0 or -COOP_EINVAL (CR or LF in either, or the reply was sent). */
+ *  Returns 0 or -COOP_EINVAL: name empty or containing ':', a space, a tab,
+ *  CR or LF; CR or LF in value; or name is one of the headers coopd writes
+ *  itself on every reply (Content-Type, Content-Length, Date, X-Request-Id,
+ *  Transfer-Encoding, Connection; compared case-insensitively). Calling it
+ *  after the reply is undefined behaviour, like every call on a request
+ *  that was answered (see the top of this file). */
 static inline int coop_reply_header(coop_request *req, const char *name, const char *value)
 {
     return coop_host->reply_header(req, name, value);
