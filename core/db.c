@@ -71,6 +71,8 @@ struct db_conn {
     short watching;
     int backoff_ms;
     int broken;              /* a send failed: on_conn_io tears the connection down */
+    const char *reset_why;   /* ... or rather resets it on purpose, saying this */
+    int reset_level;         /* ... at this log level */
     int copy_refused;        /* the statement started a COPY: it fails once its results are in */
     int copy_out;            /* ... a COPY TO STDOUT whose rows are still being read and dropped */
     struct db_stmt *current; /* the statement running, if any */
@@ -296,6 +298,7 @@ static void conn_close(struct db_conn *c)
     c->fd = -1;
     c->watching = 0;
     c->broken = 0;
+    c->reset_why = NULL;
     c->copy_refused = 0;
     c->copy_out = 0;
     c->schema[0] = '\0';
@@ -355,6 +358,35 @@ static void conn_lost(struct db_conn *c)
     pool_note_down();
     if (st)
         stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+}
+
+/* Starts the connection afresh on purpose (it is not known to be clean): its
+ * statement, if any, fails as with a lost connection; reconnecting starts at
+ * once, so the pool does not count as down meanwhile. */
+static void conn_reset(struct db_conn *c, int level, const char *why)
+{
+    log_write(level, "db", "database connection %d reset: %s", c->index, why);
+    struct db_stmt *st = c->current;
+    c->current = NULL;
+    if (c->tx) {
+        c->tx->conn = NULL;
+        c->tx = NULL;
+    }
+    conn_close(c);
+    c->backoff_ms = DB_BACKOFF_MIN_MS;
+    conn_connect(c);
+    if (st)
+        stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+}
+
+/* Has on_conn_io reset the connection, from the loop (callers may be inside
+ * a callback that still uses it). */
+static void conn_reset_later(struct db_conn *c, int level, const char *why)
+{
+    c->broken = 1;
+    c->reset_level = level;
+    c->reset_why = why;
+    event_active(c->io, EV_READ, 0);
 }
 
 static void conn_ready(struct db_conn *c)
@@ -511,6 +543,26 @@ static void pool_pump(void)
         conn_start(c, queue_pop());
 }
 
+/* Did a statement run with coop_db_query begin or end a transaction? Each
+ * statement there is one transaction of its own; BEGIN ... COMMIT across
+ * statements would need the same connection, which only coop_tx_* keeps. */
+static int is_transaction_control(PGconn *pg, const PGresult *res)
+{
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+        return 1; /* BEGIN, START TRANSACTION */
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        return 0;
+    /* COMMIT, ROLLBACK and the like with no transaction open: PostgreSQL only
+     * warns, but the plugin is not doing what it thinks. */
+    static const char *const tags[] = {"COMMIT",    "ROLLBACK", "BEGIN", "START TRANSACTION",
+                                       "SAVEPOINT", "RELEASE"};
+    const char *tag = PQcmdStatus((PGresult *)res);
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        if (strcmp(tag, tags[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* A statement's results are all in (PQgetResult said NULL). */
 static void conn_statement_done(struct db_conn *c)
 {
@@ -534,15 +586,15 @@ static void conn_statement_done(struct db_conn *c)
         c->schema[0] = '\0';
     int copy_refused = c->copy_refused;
     c->copy_refused = 0;
-    if (st->kind == DB_STMT_QUERY && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-        /* A plugin opened a transaction with coop_db_query (BEGIN): a pooled
-         * connection must come back clean, so start afresh. */
-        log_write(COOP_LOG_WARN, "db",
-                  "plugin %s left a transaction open outside coop_tx_begin;"
-                  " connection reset",
-                  st->owner ? st->owner->name : "core");
-        c->broken = 1;
-        event_active(c->io, EV_READ, 0);
+    int tx_control = st->kind == DB_STMT_QUERY && is_transaction_control(c->pg, pg);
+    if (tx_control) {
+        /* Refused below. A transaction it opened must not stay with a pooled
+         * connection: start afresh (an expected outcome: the plugin hears
+         * of it, the log only at debug level). */
+        if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            conn_reset_later(c, COOP_LOG_DEBUG, "coop_db_query left a transaction open (refused)");
+        PQclear(pg);
+        pg = NULL;
     }
     struct coop_db_result res;
     if (copy_refused) {
@@ -550,7 +602,11 @@ static void conn_statement_done(struct db_conn *c)
         PQclear(pg);
         pg = NULL;
     }
-    db_result_init(&res, pg, 0, pg ? NULL : copy_refused ? "COPY is not supported" : "no result");
+    db_result_init(&res, pg, 0,
+                   copy_refused ? "COPY is not supported"
+                   : tx_control ? "transaction control is not allowed through coop_db_query; "
+                                  "use coop_tx_*"
+                                : "no result");
     if (!pg)
         res.status = -COOP_EDB;
     pool.queries++;
@@ -663,7 +719,10 @@ static void on_conn_io(evutil_socket_t fd, short what, void *arg)
     if (c->state != CONN_READY)
         return;
     if (c->broken) {
-        conn_lost(c);
+        if (c->reset_why)
+            conn_reset(c, c->reset_level, c->reset_why);
+        else
+            conn_lost(c);
         return;
     }
     if (what & EV_WRITE) {
@@ -725,10 +784,9 @@ void db_conn_release(struct db_conn *c)
         c->tx->conn = NULL;
         c->tx = NULL;
     }
-    if (c->state == CONN_READY && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-        c->broken = 1; /* should not happen; never hand out a connection mid-transaction */
-        event_active(c->io, EV_READ, 0);
-    }
+    /* Should not happen; but never hand out a connection mid-transaction. */
+    if (c->state == CONN_READY && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        conn_reset_later(c, COOP_LOG_WARN, "a transaction was still open when it was released");
     pool_pump();
 }
 

@@ -441,6 +441,39 @@ static void test_copy(void)
     CHECK_STR(admin_value("SELECT count(*) FROM unitp.items"), rows);
 }
 
+/* coop_db_query runs each statement as a transaction of its own, on any
+ * connection: BEGIN, COMMIT and the like there would not do what the plugin
+ * thinks, so they fail (and a transaction BEGIN opened is not left with the
+ * pool: its connection starts afresh). */
+static void test_transaction_control_refused(void)
+{
+    static const char *const control[] = {"BEGIN", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+                                          "COMMIT", "ROLLBACK", "begin"};
+    for (size_t i = 0; i < sizeof control / sizeof control[0]; i++) {
+        struct outcome o;
+        CHECK_INT(query(&unit_plugin, control[i], 0, NULL, &o), 0);
+        CHECK(run_until(&o.done, 10));
+        CHECK_INT(o.status, -COOP_EDB);
+        CHECK_STR(o.error,
+                  "transaction control is not allowed through coop_db_query; use coop_tx_*");
+    }
+    /* Both connections serve again, none is left inside a transaction. */
+    db_pool_stats stats;
+    for (int tries = 0; tries < 50 && (db_pool_get_stats(&stats), stats.connected < 2); tries++)
+        run_for_ms(100);
+    CHECK_INT(stats.connected, 2);
+    struct outcome next[2];
+    for (int k = 0; k < 2; k++)
+        CHECK_INT(query(&unit_plugin, "SELECT 1 AS v", 0, NULL, &next[k]), 0);
+    for (int k = 0; k < 2; k++) {
+        CHECK(run_until(&next[k].done, 10));
+        CHECK_INT(next[k].status, 0);
+    }
+    CHECK_STR(admin_value("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND state LIKE 'idle in transaction%'"),
+              "0");
+}
+
 /* ------------------------------------------------------------------------- */
 /* Failures */
 
@@ -845,6 +878,7 @@ int main(int argc, char **argv)
     test_queue_bound();
     test_transactions();
     test_copy();
+    test_transaction_control_refused();
     test_connection_killed();
     test_queue_fails_when_down();
     test_storm();
