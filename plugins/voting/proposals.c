@@ -64,6 +64,8 @@ out_free_ctx:
     free(ctx);
 }
 
+#define RFC3339_MESSAGE "must be an RFC 3339 date-time in the years 0001 to 9999 (UTC)"
+
 /* The checks the schema cannot express. Appends to errors; fills in the defaults (yes/no
  * options, threshold) in body. */
 static void check_proposal(json_t *body, json_t *errors, int64_t *opens_ms, int64_t *closes_ms)
@@ -81,17 +83,27 @@ static void check_proposal(json_t *body, json_t *errors, int64_t *opens_ms, int6
     bool times_ok = true;
     *opens_ms = now;
     if (opens && !rfc3339_parse(json_string_value(opens), opens_ms)) {
-        coop_invalid_add(errors, "/opens_at", "must be an RFC 3339 date-time");
+        coop_invalid_add(errors, "/opens_at", RFC3339_MESSAGE);
         times_ok = false;
-    }
-    if (!rfc3339_parse(json_string_value(closes), closes_ms)) {
-        coop_invalid_add(errors, "/closes_at", "must be an RFC 3339 date-time");
+    } else if (*opens_ms < now - VOTING_CLOCK_SKEW_MS) {
+        /* The electorate is the members as of opens_at: a past opens_at would let the
+         * operator pick who votes. */
+        coop_invalid_add(errors, "/opens_at",
+                         "must not be in the past (more than 5 minutes of clock skew): the "
+                         "electorate is the members as of opens_at");
         times_ok = false;
+    } else if (*opens_ms < now) {
+        *opens_ms = now; /* within the clock skew: voting opens now (so does sql/002) */
     }
-    if (times_ok && *closes_ms <= *opens_ms)
-        coop_invalid_add(errors, "/closes_at", "must be later than opens_at");
-    else if (times_ok && *closes_ms <= now)
+    if (!rfc3339_parse(json_string_value(closes), closes_ms))
+        coop_invalid_add(errors, "/closes_at", RFC3339_MESSAGE);
+    else if (*closes_ms <= now)
         coop_invalid_add(errors, "/closes_at", "must be in the future");
+    else if (times_ok && *closes_ms <= *opens_ms)
+        coop_invalid_add(errors, "/closes_at", "must be later than opens_at");
+    else if (times_ok && *closes_ms - *opens_ms > VOTING_MAX_DURATION_MS)
+        coop_invalid_add(errors, "/closes_at",
+                         "must be at most 3653 days (ten years) after opens_at");
 
     json_t *options = json_object_get(body, "options");
     if (method == TALLY_METHOD_YESNO) {

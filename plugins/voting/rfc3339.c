@@ -79,6 +79,11 @@ bool rfc3339_parse(const char *text, int64_t *epoch_ms)
         return false;
     int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                       second - (int64_t)offset_minutes * 60;
-    *epoch_ms = seconds * 1000 + millis;
+    int64_t ms = seconds * 1000 + millis;
+    /* The offset may carry a time past 9999 or before 0001 in UTC, which the API could not
+     * write back in RFC 3339 (PostgreSQL would print year 10000). */
+    if (ms < RFC3339_MIN_MS || ms > RFC3339_MAX_MS)
+        return false;
+    *epoch_ms = ms;
     return true;
 }

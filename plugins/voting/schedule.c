@@ -11,11 +11,21 @@
 
 #include "voting_internal.h"
 
+/* coopd refuses a timer more than about 68 years ahead (coop_timer_start: INT32_MAX seconds),
+ * and a proposal may be due in year 9999. So a timer is set at most a day ahead; one that fires
+ * with time still to go (rest_ms) is set again for the rest before anything is done. */
+#define TIMER_MAX_MS (86400 * 1000LL)
+
+struct capped_timer {
+    coop_timer *timer; /* pending, or NULL */
+    int64_t rest_ms;   /* still to wait when it fires */
+};
+
 struct armed {
     int64_t id;
-    coop_timer *open_timer;  /* pending, or NULL */
-    coop_timer *close_timer; /* pending, or NULL */
-    bool closing;            /* a close started by the timer is in flight */
+    struct capped_timer open;  /* takes the electorate at opens_at */
+    struct capped_timer close; /* closes at closes_at */
+    bool closing;              /* a close started by the timer is in flight */
     struct armed *next;
 };
 
@@ -38,10 +48,10 @@ static void armed_forget(int64_t id)
         struct armed *a = *link;
         if (a->id != id)
             continue;
-        if (a->open_timer)
-            coop_timer_cancel(a->open_timer);
-        if (a->close_timer)
-            coop_timer_cancel(a->close_timer);
+        if (a->open.timer)
+            coop_timer_cancel(a->open.timer);
+        if (a->close.timer)
+            coop_timer_cancel(a->close.timer);
         *link = a->next;
         free(a);
         return;
@@ -51,25 +61,49 @@ static void armed_forget(int64_t id)
 static void close_timer_fired(void *arg);
 static void open_timer_fired(void *arg);
 
+/* Sets t to fire delay_ms from now (at once when negative), or the first TIMER_MAX_MS of it. */
+static void capped_start(struct capped_timer *t, int64_t delay_ms, coop_timer_fn cb, void *arg)
+{
+    if (delay_ms < 0)
+        delay_ms = 0;
+    int64_t first = delay_ms < TIMER_MAX_MS ? delay_ms : TIMER_MAX_MS;
+    t->rest_ms = delay_ms - first;
+    t->timer = coop_timer_start(voting_self, (uint64_t)first, cb, arg);
+}
+
+/* For the callback of t: it has fired. Returns true when it fired early only because of the cap;
+ * then it is set again for the rest (the callback should do nothing more). */
+static bool capped_fired_early(struct capped_timer *t, coop_timer_fn cb, void *arg)
+{
+    t->timer = NULL;
+    if (t->rest_ms <= 0 || stopping)
+        return false;
+    capped_start(t, t->rest_ms, cb, arg);
+    return true;
+}
+
+static void log_close_unarmed(const struct armed *a)
+{
+    coop_log(voting_self, COOP_LOG_ERROR,
+             "cannot arm the closing timer of proposal %lld; the sweep will retry",
+             (long long)a->id);
+}
+
 static void arm_close(struct armed *a, int64_t delay_ms)
 {
     a->closing = false;
-    if (stopping || a->close_timer)
+    if (stopping || a->close.timer)
         return;
-    a->close_timer =
-        coop_timer_start(voting_self, delay_ms > 0 ? (uint64_t)delay_ms : 0, close_timer_fired, a);
-    if (!a->close_timer)
-        coop_log(voting_self, COOP_LOG_ERROR,
-                 "cannot arm the closing timer of proposal %lld; the sweep will retry",
-                 (long long)a->id);
+    capped_start(&a->close, delay_ms, close_timer_fired, a);
+    if (!a->close.timer)
+        log_close_unarmed(a);
 }
 
 static void arm_open(struct armed *a, int64_t delay_ms)
 {
-    if (stopping || a->open_timer)
+    if (stopping || a->open.timer)
         return;
-    a->open_timer =
-        coop_timer_start(voting_self, delay_ms > 0 ? (uint64_t)delay_ms : 0, open_timer_fired, a);
+    capped_start(&a->open, delay_ms, open_timer_fired, a);
 }
 
 void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
@@ -79,7 +113,7 @@ void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms)
     struct armed *a = armed_find(id);
     if (a) {
         /* Known: only repair a timer that could not be armed (the sweep's promise). */
-        if (!a->close_timer && !a->closing)
+        if (!a->close.timer && !a->closing)
             arm_close(a, close_in_ms);
         return;
     }
@@ -116,8 +150,9 @@ static void electorate_taken(const coop_db_result *res, void *arg)
 static void open_timer_fired(void *arg)
 {
     struct armed *a = arg;
-    a->open_timer = NULL;
-    char id_text[24];
+    if (capped_fired_early(&a->open, open_timer_fired, a))
+        return;
+    char id_text[VOTING_ID_TEXT];
     snprintf(id_text, sizeof(id_text), "%lld", (long long)a->id);
     const char *params[] = {id_text};
     if (coop_db_query(voting_self, "SELECT take_electorate($1::bigint)", 1, params,
@@ -128,7 +163,11 @@ static void open_timer_fired(void *arg)
 static void close_timer_fired(void *arg)
 {
     struct armed *a = arg;
-    a->close_timer = NULL;
+    if (capped_fired_early(&a->close, close_timer_fired, a)) {
+        if (!a->close.timer)
+            log_close_unarmed(a);
+        return;
+    }
     a->closing = true;
     close_start(a->id, NULL);
 }

@@ -65,9 +65,23 @@ void proposals_create(coop_request *req, void *arg);
 void proposals_list(coop_request *req, void *arg);
 void proposals_get(coop_request *req, void *arg);
 
+/* The times the API can write in RFC 3339: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, in
+ * milliseconds since 1970 (GNU date -u -d ... +%s gives -62135596800 and 253402300799). */
+#define RFC3339_MIN_MS (-62135596800000LL)
+#define RFC3339_MAX_MS 253402300799999LL
+
 /* Parses an RFC 3339 date-time ("2026-12-03T17:00:00Z", "...T18:00:00.5+01:00"). Returns true
- * and sets *epoch_ms (milliseconds since 1970, UTC), or false when it is not one. */
+ * and sets *epoch_ms (milliseconds since 1970, UTC), or false when it is not one or it falls
+ * outside RFC3339_MIN_MS..RFC3339_MAX_MS once its offset is applied. */
 bool rfc3339_parse(const char *text, int64_t *epoch_ms);
+
+/* How far voting_now_ms() may be ahead of the operator's clock: opens_at may be this much in
+ * the past (it is then taken as now); earlier is refused. */
+#define VOTING_CLOCK_SKEW_MS (5 * 60 * 1000LL)
+
+/* The longest a vote may last, closes_at - opens_at: ten years of 365 days and at most three
+ * leap days. */
+#define VOTING_MAX_DURATION_MS (3653 * 86400 * 1000LL)
 
 /* Milliseconds since 1970 now, by the wall clock. */
 int64_t voting_now_ms(void);
@@ -121,7 +135,8 @@ void close_start(int64_t id, coop_request *req);
 /* Arms this node's timers for proposal id: one that takes the electorate at opens_at (when
  * open_in_ms >= 0, i.e. not taken yet) and one that closes it at closes_at. Delays are from
  * now; negative close delays fire at once. Idempotent: a proposal already armed keeps its
- * timers (only a closing timer that could not be armed is armed again). */
+ * timers (only a closing timer that could not be armed is armed again). Any delay will do, even
+ * thousands of years: a timer is set at most a day ahead and set again for the rest. */
 void schedule_proposal(int64_t id, int64_t open_in_ms, int64_t close_in_ms);
 
 /* Forgets proposal id and cancels its timers: it is closed (or gone). */

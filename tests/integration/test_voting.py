@@ -22,6 +22,11 @@ def at(seconds):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso(t):
+    """RFC 3339 UTC text of datetime T, whole seconds."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def ranked(title="Ranked", keys=("a", "b", "c"), **extra):
     body = {"title": title, "text": "Pick", "method": "ranked",
             "options": [{"key": k, "label": k.upper()} for k in keys], "closes_at": at(3600)}
@@ -123,6 +128,62 @@ class TestProposals(VotingCase):
                 resp = self.http("POST", BASE, body, token=self.operator_token)
                 self.assertProblem(resp, 422, pointer)
         self.assertEqual(self.psql("SELECT count(*) FROM voting.proposals WHERE title = 'Q'"), "0")
+
+    def test_opens_at_not_in_the_past(self):
+        # The electorate is the members as of opens_at, so a backdated opens_at would let the
+        # operator pick who votes: more than 5 minutes (of clock skew) in the past is refused.
+        for name, opens_at in (("year 2000", "2000-01-01T00:00:00Z"), ("an hour ago", at(-3600)),
+                               ("six minutes ago", at(-360))):
+            with self.subTest(name):
+                resp = self.http("POST", BASE, ranked(title="Backdated", opens_at=opens_at),
+                                 token=self.operator_token)
+                self.assertProblem(resp, 422, "/opens_at")
+        self.assertEqual(
+            self.psql("SELECT count(*) FROM voting.proposals WHERE title = 'Backdated'"), "0")
+        # Within the skew it is taken as now (the database's now(), which is also created_at).
+        created = self.create(ranked(title="Clock a minute ahead", opens_at=at(-60)))
+        self.assertEqual((created["status"], created["opens_at"]), ("open", created["created_at"]))
+
+    def test_time_bounds(self):
+        # 9999-12-31T23:59:59-01:00 is 10000-01-01T00:59:59Z: valid RFC 3339 text, but a time
+        # the API could not write back in RFC 3339. Years 0001 to 9999 in UTC only.
+        cases = [
+            ("closes_at past 9999 in UTC", ranked(closes_at="9999-12-31T23:59:59-01:00"),
+             "/closes_at"),
+            ("opens_at past 9999 in UTC", ranked(opens_at="9999-12-31T23:59:59-01:00",
+                                                closes_at="9999-12-31T23:59:59Z"), "/opens_at"),
+        ]
+        # At most 3653 days (ten years: 10 * 365 + up to 3 leap days) from opens_at to closes_at.
+        opens = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                 + datetime.timedelta(hours=1))
+        longest = opens + datetime.timedelta(days=3653)
+        cases.append(("one second over ten years",
+                      ranked(opens_at=iso(opens),
+                             closes_at=iso(longest + datetime.timedelta(seconds=1))),
+                      "/closes_at"))
+        for name, body, pointer in cases:
+            with self.subTest(name):
+                body["title"] = "Out of bounds"
+                resp = self.http("POST", BASE, body, token=self.operator_token)
+                self.assertProblem(resp, 422, pointer)
+        self.assertEqual(
+            self.psql("SELECT count(*) FROM voting.proposals WHERE title = 'Out of bounds'"), "0")
+        created = self.create(ranked(opens_at=iso(opens), closes_at=iso(longest)))
+        self.assertEqual((created["opens_at"], created["closes_at"]), (iso(opens), iso(longest)))
+
+        # Far in the future is fine, and its timers are armed: coopd refuses a timer more than
+        # ~68 years ahead, so the plugin sets them a day at a time. 9000-01-02T00:00:00+01:00 is
+        # 9000-01-01T23:00:00Z (an hour earlier in UTC); the last second of 9999 is served as is.
+        log_before = len(self.coop.log())
+        far = self.create(ranked(opens_at="9000-01-01T00:00:00Z",
+                                 closes_at="9000-01-02T00:00:00+01:00"))
+        self.assertEqual((far["status"], far["opens_at"], far["closes_at"]),
+                         ("scheduled", "9000-01-01T00:00:00Z", "9000-01-01T23:00:00Z"))
+        last = self.create(ranked(opens_at="9999-12-31T00:00:00Z",
+                                  closes_at="9999-12-31T23:59:59Z"))
+        self.assertEqual(last["closes_at"], "9999-12-31T23:59:59Z")
+        time.sleep(coophelper.time_limit(2.5))  # the sweep (every second) finds them too
+        self.assertNotIn("cannot arm", self.coop.log()[log_before:])
 
     def test_openapi(self):
         resp = self.http("GET", "/openapi.json")
@@ -374,6 +435,21 @@ class TestResults(VotingCase):
         proposal = self.create(ranked(quorum_percent=1))
         result = self.close(proposal)
         self.assertEqual((result["outcome"], result["quorum_met"]), ("failed_quorum", False))
+
+    def test_ranked_ballots_preferring_nothing(self):
+        # Two ballots ranking nothing: all three options unranked, so tied, on both; no ballot
+        # prefers any option to another, d[i][j] = 0 for every pair. Nothing was chosen:
+        # no_winner, not a three-way tie (as approval with no approval). The 2 ballots count for
+        # the quorum: 2 * 100 = 200 >= 50 * 4 = 200, met.
+        proposal = self.create(ranked(quorum_percent=50))
+        for member in self.m[:2]:
+            self.vote(proposal, member, {"ranking": []})
+        result = self.close(proposal)
+        self.assertEqual((result["ballots"], result["quorum_met"]), (2, True))
+        self.assertEqual((result["outcome"], result["winners"]), ("no_winner", []))
+        self.assertEqual(result["order"], [["a", "b", "c"]])
+        self.assertEqual(result["pairwise"], {"a": {"b": 0, "c": 0}, "b": {"a": 0, "c": 0},
+                                              "c": {"a": 0, "b": 0}})
 
     def test_early_close_is_stored_once(self):
         proposal = self.create(ranked())

@@ -37,6 +37,10 @@ static void test_rfc3339(void)
         {"9999-12-31T23:59:59Z", 253402300799000LL},
         {"2026-12-03t17:00:00.250z", 1796317200250LL},
         {"2026-12-03T17:00:00.123456Z", 1796317200123LL},
+        /* The ends of the range the API accepts (years 0001 to 9999 in UTC). */
+        {"0001-01-01T00:00:00Z", -62135596800000LL},
+        {"9999-12-31T23:59:59.999Z", 253402300799999LL},
+        {"0001-01-01T01:00:00+01:00", -62135596800000LL},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         int64_t ms = 0;
@@ -57,6 +61,11 @@ static void test_rfc3339(void)
         "2026-12-03T17:00:00Zx",
         "",
         "tomorrow",
+        /* Valid text, but past 9999 or before 0001 once the offset is applied: GNU date gives
+         * 253402304399 (10000-01-01T00:59:59Z) and -62135598600 (0000-12-31T23:30:00Z). */
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:30:00+01:00",
+        "0000-12-31T23:59:59Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms;
