@@ -86,26 +86,26 @@ static int load_fail(char *err, size_t errlen, const char *name, const char *fmt
  * refusal. '/' is refused too, so that a name never reads as a path. Names are
  * printed only once they are known to be printable; migrations are numbered from
  * 1 as the plugin lists them. */
-static int check_migrations(const coop_plugin *p, const coop_migration *migrations, char *err,
+int plugin_check_migrations(const char *plugin, const coop_migration *migrations, char *err,
                             size_t errlen)
 {
     for (size_t i = 0; migrations && migrations[i].name; i++) {
         const coop_migration *m = &migrations[i];
         if (!*m->name)
-            return load_fail(err, errlen, p->name, "migration #%zu has an empty name", i + 1);
+            return load_fail(err, errlen, plugin, "migration #%zu has an empty name", i + 1);
         for (const unsigned char *c = (const unsigned char *)m->name; *c; c++)
             if (*c < 0x20 || *c == 0x7f)
-                return load_fail(err, errlen, p->name,
+                return load_fail(err, errlen, plugin,
                                  "migration #%zu has a control character (0x%02x) in its name",
                                  i + 1, *c);
         if (strchr(m->name, '/'))
-            return load_fail(err, errlen, p->name, "migration #%zu has a '/' in its name: %.64s",
+            return load_fail(err, errlen, plugin, "migration #%zu has a '/' in its name: %.64s",
                              i + 1, m->name);
         if (!m->sql)
-            return load_fail(err, errlen, p->name, "migration %.64s has no SQL", m->name);
+            return load_fail(err, errlen, plugin, "migration %.64s has no SQL", m->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(migrations[j].name, m->name) == 0)
-                return load_fail(err, errlen, p->name,
+                return load_fail(err, errlen, plugin,
                                  "migration #%zu has the same name as #%zu: %.64s", i + 1, j + 1,
                                  m->name);
     }
@@ -147,7 +147,7 @@ static int check_descriptor(const coop_plugin *p, const coop_plugin_descriptor *
         if (!config_is_plugin_name(*dep))
             return load_fail(err, errlen, p->name, "depends on \"%.64s\", not a plugin name", *dep);
     }
-    return check_migrations(p, d->migrations, err, errlen);
+    return plugin_check_migrations(p->name, d->migrations, err, errlen);
 }
 
 /* Validates the plugin's settings against its schema. Errors name the config

@@ -36,6 +36,13 @@ coop_plugin *core_plugin(void);
  * settings validated against each schema, dependency order (missing ones and
  * cycles refused). Returns 0, or -1 with "<plugin>: <reason>" in err. */
 int plugins_load(const coop_config *cfg, char *err, size_t errlen);
+/* Checks a plugin's migration list (part of the load checks): every name
+ * non-empty, free of control characters and '/', and unique within the list;
+ * every migration with SQL. Returns 0, or -1 with "plugin <plugin>: <reason>"
+ * in err (migrations numbered from 1: "migration #2 has the same name as #1:
+ * 001_a.sql"). migrations may be NULL (none). */
+int plugin_check_migrations(const char *plugin, const coop_migration *migrations, char *err,
+                            size_t errlen);
 /* Applies each plugin's migrations in its schema, in dependency order. */
 int plugins_migrate(PGconn *conn, char *err, size_t errlen);
 int plugins_init(char *err, size_t errlen);
