@@ -25,6 +25,10 @@ void db_result_init(struct coop_db_result *res, PGresult *pg, int status, const 
         res->status = 0;
         res->message = "";
         return;
+    case PGRES_EMPTY_QUERY: /* "", or only spaces and comments: nothing ran */
+        res->status = -COOP_EDB;
+        res->message = "statement is empty";
+        return;
     default:
         break;
     }

@@ -231,6 +231,11 @@ static void test_queue(void)
 {
     enum { N = 12 };
     struct outcome o[N];
+    /* Both connections up first: on a loaded machine the second may still be
+     * connecting after the tests before. */
+    db_pool_stats stats;
+    for (int tries = 0; tries < 100 && (db_pool_get_stats(&stats), stats.connected < 2); tries++)
+        run_for_ms(100);
     for (int i = 0; i < N; i++) {
         char sql[160];
         snprintf(sql, sizeof sql,
@@ -239,7 +244,6 @@ static void test_queue(void)
                  i);
         CHECK_INT(query(NULL, sql, 0, NULL, &o[i]), 0);
     }
-    db_pool_stats stats;
     db_pool_get_stats(&stats);
     CHECK_INT(stats.busy, 2);
     CHECK_INT(stats.queued, N - 2);
@@ -472,6 +476,20 @@ static void test_transaction_control_refused(void)
     CHECK_STR(admin_value("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                           "current_database() AND state LIKE 'idle in transaction%'"),
               "0");
+}
+
+/* A statement with nothing in it fails with a message that says so. */
+static void test_empty_statement(void)
+{
+    static const char *const empty[] = {"", "   ", "-- only a comment", ";"};
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        struct outcome o;
+        CHECK_INT(query(NULL, empty[i], 0, NULL, &o), 0);
+        CHECK(run_until(&o.done, 10));
+        CHECK_INT(o.status, -COOP_EDB);
+        CHECK_STR(o.error, "statement is empty");
+        CHECK_STR(o.sqlstate, "");
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -879,6 +897,7 @@ int main(int argc, char **argv)
     test_transactions();
     test_copy();
     test_transaction_control_refused();
+    test_empty_statement();
     test_connection_killed();
     test_queue_fails_when_down();
     test_storm();
