@@ -283,26 +283,41 @@ class TestBallots(VotingCase):
         self.vote(proposal, self.voter, body)
 
     def test_concurrent_ballots(self):
-        # 12 members, each voting twice, all at once: every ballot is chained exactly once, in
-        # one order, and each member's last ballot is the one counted.
+        # 12 members vote at once, each twice: the second ballot, sent once the first was
+        # answered, differs from it. Every ballot is chained exactly once, in one order, and each
+        # member's second ballot is the one counted.
         voters = [self.make_member(name=f"Concurrent {i}") for i in range(12)]
         proposal = self.create(ranked())
+        # First ballots: c alone (c would win if they counted). Second: members 0-6 a > b,
+        # members 7-11 b > c (unranked options below the ranked ones):
+        #   d[a][b] = 7 (0-6), d[b][a] = 5 (7-11: b ranked, a not);
+        #   d[a][c] = 7 (0-6), d[c][a] = 5 (7-11: c ranked, a not);
+        #   d[b][c] = 7 + 5 = 12, d[c][b] = 0.
+        # a beats b 7:5 and c 7:5, b beats c 12:0: order a > b > c, winner a.
+        seconds = [{"ranking": [["a"], ["b"]]}] * 7 + [{"ranking": [["b"], ["c"]]}] * 5
 
-        def cast(member):
-            return self.http("POST", f"{BASE}/{proposal['id']}/ballots", {"ranking": [["c"]]},
-                             token=member.token)
+        def cast_twice(i):
+            path = f"{BASE}/{proposal['id']}/ballots"
+            first = self.http("POST", path, {"ranking": [["c"]]}, token=voters[i].token)
+            second = self.http("POST", path, seconds[i], token=voters[i].token)
+            return first, second
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
-            responses = list(pool.map(cast, voters * 2))
+            pairs = list(pool.map(cast_twice, range(12)))
+        responses = [r for pair in pairs for r in pair]
         self.assertEqual([r.status for r in responses], [201] * 24, [r.body for r in responses])
         self.assertEqual(sorted(r.body["seq"] for r in responses), list(range(1, 25)))
-        replaced = sorted(r.body["replaces"] for r in responses if r.body["replaces"])
-        self.assertEqual(len(replaced), 12)
+        for first, second in pairs:
+            self.assertEqual((first.body["replaces"], second.body["replaces"]),
+                             (None, first.body["seq"]))
         status, _, chain = self.http("GET", f"{BASE}/{proposal['id']}/ballots/verify",
                                      token=self.operator_token)
         self.assertEqual((chain["ballots"], chain["intact"]), (24, True))
         result = self.close(proposal)
-        self.assertEqual((result["ballots"], result["winners"]), (12, ["c"]))
+        self.assertEqual(result["pairwise"], {"a": {"b": 7, "c": 7}, "b": {"a": 5, "c": 12},
+                                              "c": {"a": 5, "b": 0}})
+        self.assertEqual((result["ballots"], result["order"], result["winners"]),
+                         (12, [["a"], ["b"], ["c"]], ["a"]))
 
     def test_not_open(self):
         later = self.create(ranked(opens_at=at(3600), closes_at=at(7200)))

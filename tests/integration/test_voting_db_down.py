@@ -14,48 +14,13 @@ def at(seconds):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class TestVotingDatabaseDown(unittest.TestCase):
-    coop = None
-    cluster = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cluster = coophelper.PrivateCluster().start()
-        try:
-            cls.dbname = cls.cluster.create_database("voting_db_down")
-            cls.coop = coophelper.Coopd(cls.cluster, cls.dbname,
-                                        plugins={"voting": {"sweep_seconds": 1}})
-            cls.operator_token = cls.coop.create_operator_token(label="voting_db_down operator")
-            cls.coop.start()
-        except BaseException:
-            if cls.coop is not None:
-                cls.coop.kill()
-            cls.cluster.destroy()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.coop is not None:
-                cls.coop.stop()
-        finally:
-            if cls.coop is not None:
-                cls.coop.kill()
-            cls.cluster.destroy()
-            super().tearDownClass()
-
-    def run(self, result=None):
-        if result is None:
-            result = self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before and self.coop is not None:
-            print(f"\n{self.id()} failed; coopd's log:\n{self.coop.log_tail()}", flush=True)
-        return result
+class TestVotingDatabaseDown(coophelper.CoopTestCase):
+    # A cluster of its own, which the test stops and starts.
+    private_cluster = True
+    plugins = {"voting": {"sweep_seconds": 1}}
 
     def test_close_waits_for_the_database(self):
-        member = self.coop.make_member(self.operator_token, name="Voter")
+        member = self.make_member(name="Voter")
         resp = self.coop.http("POST", "/v1/voting/proposals", {
             "title": "Outage", "method": "ranked",
             "closes_at": at(coophelper.time_limit(3)),
