@@ -113,7 +113,11 @@ size_t requests_in_flight(void)
 static void request_client_gone(coop_request *req)
 {
     /* libevent calls the close callback while the connection is going down.
-     * A request still attached to it is freed by libevent right after; one
+     * Before the reply that happens only when libevent tears the connection
+     * down itself: libevent 2.1 does not read from a connection whose request
+     * awaits its reply, so a client that closes then is not seen here
+     * (reply_buffer peeks at the socket for that and logs 499). A request
+     * still attached to the connection is freed by libevent right after; one
      * already detached (evcon NULL) is ours, and evhttp_send_reply on it
      * frees it, so keep the pointer for the reply. */
     if (req->ev && evhttp_request_get_connection(req->ev) != NULL) {
