@@ -56,6 +56,15 @@ static const char *const db_tcp_defaults[][2] = {
 /* clang-format on */
 #define DB_TCP_DEFAULTS (sizeof db_tcp_defaults / sizeof db_tcp_defaults[0])
 
+/* How long a statement may run on a pool connection before PostgreSQL
+ * cancels it (-COOP_EDB, SQLSTATE 57014): a stuck statement must not hold a
+ * connection, and the requests waiting on it, for ever. Added to the
+ * connection's options unless the operator's options (conninfo or PGOPTIONS)
+ * name statement_timeout; as a connection option it also wins over ALTER ROLE
+ * or DATABASE settings, so operators set theirs in the conninfo. Start-up
+ * connections (migrations) do not get it: a long migration is legitimate. */
+#define DB_STATEMENT_TIMEOUT_OPTION "-c statement_timeout=30s"
+
 #define DB_SCHEMA_MAX 64
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
@@ -809,13 +818,27 @@ int host_db_query(coop_plugin *p, const char *sql, int nparams, const char *cons
 /* ------------------------------------------------------------------------- */
 /* The pool */
 
-/* The operator's settings plus db_tcp_defaults for those they left out, with
- * host names resolved now (start-up may block; the loop may not). */
+/* The operator's settings plus db_tcp_defaults for those they left out and a
+ * statement_timeout, with host names resolved now (start-up may block; the
+ * loop may not). */
 static int db_build_params(void)
 {
     for (size_t d = 0; d < DB_TCP_DEFAULTS; d++)
         if (db_params_default(&pool.params, db_tcp_defaults[d][0], db_tcp_defaults[d][1]) < 0)
             return 0;
+    const char *options = db_params_get(&pool.params, "options");
+    if (!options || !strstr(options, "statement_timeout")) {
+        size_t len = (options ? strlen(options) : 0) + sizeof DB_STATEMENT_TIMEOUT_OPTION + 1;
+        char *with = malloc(len);
+        if (!with)
+            return 0;
+        snprintf(with, len, "%s%s%s", options ? options : "", options && *options ? " " : "",
+                 DB_STATEMENT_TIMEOUT_OPTION);
+        int rc = db_params_set(&pool.params, "options", with);
+        free(with);
+        if (rc < 0)
+            return 0;
+    }
     return db_params_resolve_hosts(&pool.params) == 0;
 }
 

@@ -777,6 +777,32 @@ static void test_second_host(void)
     CHECK_INT(db_pool_ready(), 0);
 }
 
+/* Pool connections get a statement_timeout of 30 s unless the operator's
+ * options name one; other options stay; start-up connections get none. A
+ * statement over the limit is refused, -COOP_EDB 57014. */
+static void test_statement_timeout(void)
+{
+    char info[512], err[256];
+    CHECK_STR(pool_value(conninfo, "SELECT current_setting('statement_timeout') AS v"), "30s");
+    snprintf(info, sizeof info, "%s options='-c work_mem=5MB'", conninfo);
+    CHECK_STR(pool_value(info, "SELECT current_setting('work_mem') || ' ' || "
+                               "current_setting('statement_timeout') AS v"),
+              "5MB 30s");
+    snprintf(info, sizeof info, "%s options='-c statement_timeout=250ms'", conninfo);
+    CHECK_INT(db_pool_start(base, info, 1, err, sizeof err), 0);
+    struct outcome o;
+    CHECK_INT(query(NULL, "SELECT pg_sleep(2)", 0, NULL, &o), 0);
+    CHECK(run_until(&o.done, 10));
+    CHECK_INT(o.status, -COOP_EDB);
+    CHECK_STR(o.sqlstate, "57014");
+    db_pool_close();
+    PGconn *startup = db_connect_blocking(conninfo, err, sizeof err);
+    PGresult *r = PQexec(startup, "SHOW statement_timeout");
+    CHECK_STR(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    PQfinish(startup);
+}
+
 /* Host names are resolved once at start, so that reconnecting on the loop
  * never waits for DNS: a name gets a hostaddr (host is kept for TLS and
  * .pgpass); sockets, addresses and an operator's own hostaddr are left alone. */
@@ -905,6 +931,7 @@ int main(int argc, char **argv)
     test_no_server();
     test_second_host();
     test_params();
+    test_statement_timeout();
     test_stop_while_connecting();
     /* Deferred callbacks of the stopped pool must have run or been freed. */
     run_for_ms(50);

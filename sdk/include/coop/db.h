@@ -72,7 +72,11 @@ static inline int coop_tx_rollback(coop_tx *tx, coop_tx_fn cb, void *arg)
 
 /** 0 when the statement succeeded; -COOP_EUNAVAILABLE when the database could
  *  not be reached; -COOP_EDB when PostgreSQL refused it; -COOP_ECANCELLED when
- *  coopd is stopping. */
+ *  coopd is stopping. -COOP_EDB also covers a statement that ran past the
+ *  pool's statement_timeout (30 s unless the operator's conninfo options set
+ *  one): SQLSTATE 57014; a COPY ("COPY is not supported"); BEGIN, COMMIT and
+ *  the like through coop_db_query (use coop_tx_*); and an empty statement
+ *  ("statement is empty"). */
 static inline int coop_db_status(const coop_db_result *res)
 {
     return coop_host->db_status(res);
