@@ -13,9 +13,11 @@
  * in-flight requests finish, plugins stop in reverse order, exit status 0.
  */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -37,8 +39,11 @@
 
 #define EXIT_STARTUP_FAILED 2
 
-/* How long a graceful stop waits for in-flight requests before it stops anyway. */
-#define DRAIN_TIMEOUT_SECONDS 10
+/* After stopping, how long the loop may still run to write the replies that
+ * stopping produced (503 for requests whose statements were cancelled). How
+ * long a stop waits for in-flight requests before that is http_drain's. */
+#define LINGER_LIMIT_MS 2000
+#define LINGER_POLL_MS 20
 
 static const char usage_text[] =
     "usage: coopd CONFIG                          run the server\n"
@@ -137,7 +142,8 @@ static int parse_args(int argc, char **argv, options *o, char *err, size_t errle
 typedef struct server {
     coop_config cfg;
     struct event_base *base;
-    struct event *sigterm, *sigint, *sighup, *drain_timeout;
+    struct event *sigterm, *sigint, *sighup, *linger;
+    uint64_t linger_until_ms;
     int plugins_loaded, pool_started, identity_started, http_started, stopping, stopped;
 } server;
 
@@ -178,8 +184,8 @@ static void server_free(server *s)
         event_free(s->sigint);
     if (s->sighup)
         event_free(s->sighup);
-    if (s->drain_timeout)
-        event_free(s->drain_timeout);
+    if (s->linger)
+        event_free(s->linger);
     services_clear();
     if (s->plugins_loaded)
         plugins_unload();
@@ -191,28 +197,51 @@ static void server_free(server *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* Stops everything and leaves the loop after linger_ms, during which replies
- * that stopping produced (503 for cancelled statements) can still be written. */
-static void stop_and_exit(server *s, int linger_ms)
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Leaves the loop once every reply is written (or the connection gone), or
+ * at the linger limit: a client must not lose the 503 that stopping gave it,
+ * nor a client that does not read keep coopd from exiting. */
+static void linger_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *s = arg;
+    size_t left = requests_in_flight();
+    if (left > 0 && monotonic_ms() < s->linger_until_ms)
+        return;
+    if (left > 0)
+        log_write(COOP_LOG_WARN, "core", "%zu reply(s) not written within %d ms of stopping", left,
+                  LINGER_LIMIT_MS);
+    event_del(s->linger);
+    event_base_loopexit(s->base, NULL);
+}
+
+/* Stops everything, then leaves the loop once the replies that stopping
+ * produced are written (bounded by LINGER_LIMIT_MS). */
+static void stop_and_exit(server *s)
 {
     if (s->stopped)
         return;
     server_stop_services(s);
-    struct timeval tv = {.tv_sec = linger_ms / 1000, .tv_usec = (linger_ms % 1000) * 1000};
-    event_base_loopexit(s->base, linger_ms ? &tv : NULL);
+    s->linger_until_ms = monotonic_ms() + LINGER_LIMIT_MS;
+    struct timeval poll = {.tv_sec = 0, .tv_usec = LINGER_POLL_MS * 1000};
+    s->linger = event_new(s->base, -1, EV_PERSIST, linger_check, s);
+    if (!s->linger || event_add(s->linger, &poll) != 0) {
+        event_base_loopexit(s->base, NULL);
+        return;
+    }
+    event_active(s->linger, EV_TIMEOUT, 0);
 }
 
+/* http_drain is done: no request in flight, or its deadline passed. */
 static void drained(void *arg)
 {
-    stop_and_exit(arg, 0);
-}
-
-static void drain_timed_out(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    log_write(COOP_LOG_WARN, "core", "requests still in flight after %d s; stopping without them",
-              DRAIN_TIMEOUT_SECONDS);
-    stop_and_exit(arg, 250);
+    stop_and_exit(arg);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -222,16 +251,12 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     if (s->stopping) {
         log_write(COOP_LOG_WARN, "core", "%s again: stopping now",
                   sig == SIGINT ? "SIGINT" : "SIGTERM");
-        stop_and_exit(s, 250);
+        stop_and_exit(s);
         return;
     }
     s->stopping = 1;
     log_write(COOP_LOG_INFO, "core", "%s: stopping (draining in-flight requests)",
               sig == SIGINT ? "SIGINT" : "SIGTERM");
-    struct timeval tv = {.tv_sec = DRAIN_TIMEOUT_SECONDS};
-    s->drain_timeout = evtimer_new(s->base, drain_timed_out, s);
-    if (s->drain_timeout)
-        evtimer_add(s->drain_timeout, &tv);
     http_drain(drained, s);
 }
 

@@ -7,9 +7,12 @@ letting requests wait), /readyz says 503 while /healthz stays 200, and once the 
 coopd answers 200 again by itself, without a restart, and stops cleanly at the end.
 """
 
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -206,6 +209,74 @@ class TestStartWithoutDatabase(unittest.TestCase):
 
     def test_create_operator_token_refused(self):
         self.refused("--create-operator-token")
+
+
+
+class TestStopWhileAStatementWaits(coophelper.CoopTestCase):
+    """SIGTERM while a request waits on a statement that cannot finish (a lock held elsewhere).
+
+    coopd stops accepting and waits for the request up to its drain limit (10 s; said once in the
+    log), then cancels the statement: the client gets its 503 (written before coopd exits, with
+    Connection: close), and coopd exits with status 0 promptly after.
+    """
+
+    plugins = {"hello": {}}
+
+    def test_cancelled_request_gets_its_503(self):
+        # The token is checked (and cached) first, so that only the listing waits on the lock.
+        self.assertEqual(self.http("GET", "/v1/members", token=self.operator_token).status, 200)
+        locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", self.dbname],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=self.cluster.libpq_env())
+        try:
+            locker.stdin.write("BEGIN; LOCK TABLE coop.members IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            answer = {}
+
+            def ask():
+                try:
+                    answer["resp"] = self.http("GET", "/v1/members", token=self.operator_token,
+                                               timeout=coophelper.time_limit(40))
+                except Exception as e:  # reported below
+                    answer["error"] = e
+
+            client = threading.Thread(target=ask)
+            client.start()
+            deadline = time.monotonic() + coophelper.time_limit(10)
+            while time.monotonic() < deadline:
+                waiting = self.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                            "wait_event_type = 'Lock' AND datname = "
+                                            "current_database()", dbname=self.dbname)
+                if waiting == "1":
+                    break
+                time.sleep(0.05)
+            self.assertEqual(waiting, "1", "the listing waits on the lock")
+            process = self.coop.process
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            status = process.wait(coophelper.time_limit(30))
+            took = time.monotonic() - signalled
+            client.join(coophelper.time_limit(10))
+        finally:
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            locker.wait(30)
+        self.coop.stop(expect_status=None)  # already exited: closes the log
+        log = self.coop.log()
+        self.assertEqual(status, 0, log)
+        self.assertNotIn("error", answer, log)
+        resp = answer["resp"]
+        self.assertEqual(resp.status, 503, log)
+        self.assertEqual(resp.headers.get("Connection", "").lower(), "close")
+        self.assertIn("Retry-After", resp.headers)
+        self.assertGreater(took, 9.5, "the drain waited for the request")
+        self.assertLess(took, 9.5 + coophelper.time_limit(4), "and then stopped promptly")
+        self.assertEqual(len(re.findall(r"still in flight after", log)), 1, log)
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, log)
 
 
 if __name__ == "__main__":
