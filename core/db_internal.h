@@ -23,6 +23,9 @@ struct coop_db_result {
 /* Classifies pg (borrowed, may be NULL) into res; res borrows from pg. When pg
  * is NULL, status (a negative COOP_E*) and message (static) describe why. */
 void db_result_init(struct coop_db_result *res, PGresult *pg, int status, const char *message);
+/* PostgreSQL's own message for a failed pg (PG_DIAG_MESSAGE_PRIMARY, without
+ * the "ERROR:  " prefix, detail or hint), else libpq's. Borrowed from pg. */
+const char *db_result_message(const PGresult *pg);
 /* True when a failed result means the connection itself is gone or going
  * (SQLSTATE class 08, or 57P01-57P03: the server is shutting down). */
 int db_result_connection_lost(const PGresult *pg);
@@ -108,8 +111,14 @@ void db_params_free(db_params *p);
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);
 /* Applies the migrations of owner (a plugin name, or "core") into schema,
  * creating it, in one transaction each, recording name and SHA-256 in
- * coop.schema_migrations. An applied migration whose checksum changed, or one
- * that fails, returns -1 with "<owner>: <migration>: <reason>" in err. */
+ * coop.schema_migrations. Returns -1 with "<owner>: <reason>" in err (the
+ * plugin loader prefixes "plugin ", so the culprit reads "core" or "plugin
+ * voting") when an applied migration's checksum changed, when the names
+ * recorded for owner are not the first ones of migrations in the same order
+ * (one this build lacks, or out of order), or when one fails: then
+ * "<owner>: <migration>: <PostgreSQL's message>". A migration may not end
+ * its transaction (COMMIT or ROLLBACK): that is refused, and a COMMIT in it
+ * fails, so nothing of the migration stays. */
 int migrations_apply(PGconn *conn, const char *owner, const char *schema,
                      const coop_migration *migrations, char *err, size_t errlen);
 

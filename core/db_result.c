@@ -33,11 +33,16 @@ void db_result_init(struct coop_db_result *res, PGresult *pg, int status, const 
         break;
     }
     const char *state = PQresultErrorField(pg, PG_DIAG_SQLSTATE);
-    const char *primary = PQresultErrorField(pg, PG_DIAG_MESSAGE_PRIMARY);
     res->sqlstate = state ? state : "";
-    res->message = primary ? primary : PQresultErrorMessage(pg);
+    res->message = db_result_message(pg);
     if (status == 0)
         res->status = db_result_connection_lost(pg) ? -COOP_EUNAVAILABLE : -COOP_EDB;
+}
+
+const char *db_result_message(const PGresult *pg)
+{
+    const char *primary = PQresultErrorField(pg, PG_DIAG_MESSAGE_PRIMARY);
+    return primary ? primary : PQresultErrorMessage(pg);
 }
 
 void db_first_line(const char *msg, char *out, size_t outlen)

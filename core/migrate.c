@@ -8,7 +8,9 @@
  * start together, so two coopd processes never apply the same migration
  * twice or race on the bootstrap DDL. All recorded checksums are compared
  * before anything new is applied: an edited migration refuses start-up
- * without leaving the database half-way.
+ * without leaving the database half-way, and so do recorded migrations that
+ * are not the first ones of the owner's array, in order (a build that lacks
+ * one, or would apply a new one before an applied one).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ static int exec_simple(PGconn *conn, const char *sql, char *why, size_t whylen)
     ExecStatusType status = PQresultStatus(res);
     int ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
     if (!ok)
-        db_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, whylen);
+        db_first_line(res ? db_result_message(res) : PQerrorMessage(conn), why, whylen);
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -80,7 +82,7 @@ static PGresult *exec_params(PGconn *conn, const char *sql, int n, const char *c
     ExecStatusType status = PQresultStatus(res);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return res;
-    db_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, whylen);
+    db_first_line(res ? db_result_message(res) : PQerrorMessage(conn), why, whylen);
     PQclear(res);
     return NULL;
 }
@@ -128,22 +130,36 @@ static const char bootstrap_sql[] =
     ");";
 /* clang-format on */
 
+/* A migration must not end the transaction it runs in: what it did before a
+ * COMMIT would stay while the migration is not recorded. So every migration
+ * runs with a guard, a row that breaks a deferred unique constraint: a COMMIT
+ * inside the migration fails on it, rolling the whole migration back, and
+ * only apply_one's own COMMIT, after deleting the rows, can succeed. */
+#define GUARD_SETUP                                                                                \
+    "CREATE TEMP TABLE coop_migration_guard (one int UNIQUE DEFERRABLE INITIALLY DEFERRED) "       \
+    "ON COMMIT DROP; INSERT INTO pg_temp.coop_migration_guard VALUES (1), (1);"
+#define GUARD_RELEASE "DELETE FROM pg_temp.coop_migration_guard"
+
 /* Applies one migration in its own transaction. */
 static int apply_one(PGconn *conn, const char *owner, const char *quoted_schema,
                      const coop_migration *m, const char *sha, char *why, size_t whylen)
 {
-    char prologue[256];
-    snprintf(prologue, sizeof prologue,
-             "BEGIN; SET LOCAL search_path = %s, public; CREATE SCHEMA IF NOT EXISTS %s;",
-             quoted_schema, quoted_schema);
+    char prologue[512];
+    snprintf(
+        prologue, sizeof prologue,
+        "BEGIN; SET LOCAL search_path = %s, public; CREATE SCHEMA IF NOT EXISTS %s; " GUARD_SETUP,
+        quoted_schema, quoted_schema);
     if (exec_simple(conn, prologue, why, whylen) != 0)
         goto out_rollback;
-    if (exec_simple(conn, m->sql, why, whylen) != 0)
-        goto out_rollback;
-    if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-        snprintf(why, whylen, "the migration must not end the transaction (COMMIT or ROLLBACK)");
+    int failed = exec_simple(conn, m->sql, why, whylen) != 0;
+    if (PQtransactionStatus(conn) == PQTRANS_IDLE) { /* its COMMIT failed, or it rolled back */
+        snprintf(why, whylen,
+                 "the migration ended its transaction (COMMIT or ROLLBACK), which is refused: "
+                 "coopd runs each migration in a transaction of its own");
         goto out_rollback;
     }
+    if (failed || exec_simple(conn, GUARD_RELEASE, why, whylen) != 0)
+        goto out_rollback;
     const char *params[] = {owner, m->name, sha};
     PGresult *res = exec_params(conn,
                                 "INSERT INTO coop.schema_migrations (owner, name, sha256) "
@@ -171,6 +187,37 @@ static const char *recorded_sha(PGresult *res, const char *name)
     return NULL;
 }
 
+/* The names recorded for an owner (in the order they were applied) must be
+ * the first ones of its array, in the same order: a build that lacks one, or
+ * has them in another order, would apply its own on a schema it does not
+ * know. Returns 0, or -1 with the reason in err. */
+static int check_recorded_prefix(PGresult *applied, const char *owner,
+                                 const coop_migration *migrations, size_t count, char *err,
+                                 size_t errlen)
+{
+    int n = PQntuples(applied);
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(applied, i, 0);
+        size_t at = 0;
+        while (at < count && strcmp(migrations[at].name, name) != 0)
+            at++;
+        if (at == count) {
+            snprintf(err, errlen,
+                     "%s: migration %s is recorded as applied but this build does not have it",
+                     owner, name);
+            return -1;
+        }
+        if (at != (size_t)i) { /* names are unique, so at > i: one before it was skipped */
+            snprintf(err, errlen,
+                     "%s: migration %s is recorded as applied but %s, before it, is not: "
+                     "out of order",
+                     owner, name, migrations[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int migrations_apply(PGconn *conn, const char *owner, const char *schema,
                      const coop_migration *migrations, char *err, size_t errlen)
 {
@@ -191,7 +238,9 @@ int migrations_apply(PGconn *conn, const char *owner, const char *schema,
         goto out_unlock;
     }
     const char *params[] = {owner};
-    applied = exec_params(conn, "SELECT name, sha256 FROM coop.schema_migrations WHERE owner = $1",
+    applied = exec_params(conn,
+                          "SELECT name, sha256 FROM coop.schema_migrations WHERE owner = $1 "
+                          "ORDER BY applied_at, name",
                           1, params, why, sizeof why);
     if (!applied) {
         snprintf(err, errlen, "%s: cannot read coop.schema_migrations: %s", owner, why);
@@ -222,6 +271,8 @@ int migrations_apply(PGconn *conn, const char *owner, const char *schema,
             goto out_free_shas;
         }
     }
+    if (check_recorded_prefix(applied, owner, migrations, count, err, errlen) < 0)
+        goto out_free_shas;
     for (size_t i = 0; i < count; i++) {
         const coop_migration *m = &migrations[i];
         if (recorded_sha(applied, m->name))

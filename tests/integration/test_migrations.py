@@ -4,7 +4,8 @@ On a fresh database coopd applies the core's migrations (schema coop) and each p
 <plugin>) and records each with the SHA-256 of its file, which this test recomputes from the files
 in the checkout. A restart applies nothing again. An applied migration whose recorded checksum no
 longer matches (as after someone edited the file) makes coopd refuse to start: exit status 2 and
-one line `coopd: <owner>: <migration>: applied migration changed (...)` on stderr.
+one line `coopd: <owner>: <migration>: applied migration changed (...)` on stderr, where <owner>
+is `core` or `plugin <name>`; so does a migration recorded as applied that the build lacks.
 """
 
 import glob
@@ -15,6 +16,11 @@ import subprocess
 import unittest
 
 import coophelper
+
+
+# How a start-up error names the owner of a migration: the core as "core", a plugin as
+# "plugin <name>", as every other start-up error about a plugin does.
+CULPRIT = {"core": "core", "voting": "plugin voting"}
 
 
 def migration_files(folder):
@@ -87,6 +93,31 @@ class TestMigrations(coophelper.CoopTestCase):
         self.assertEqual(self.recorded(), before, "a restart must not re-apply or re-record")
         self.assertEqual(self.http("GET", "/v1/members", token=self.operator_token).status, 200)
 
+    def test_4_recorded_migration_missing_from_the_build_refuses_start(self):
+        self.coop.stop()
+        try:
+            for owner in ("core", "voting"):
+                with self.subTest(owner=owner):
+                    self.cluster.psql("INSERT INTO coop.schema_migrations (owner, name, sha256) "
+                                      f"VALUES ('{owner}', '999_from_a_newer_build.sql', "
+                                      "repeat('0', 64))", dbname=self.dbname)
+                    before = self.recorded()
+                    try:
+                        lines, stderr = self.start_refused()
+                    finally:
+                        self.cluster.psql("DELETE FROM coop.schema_migrations WHERE name = "
+                                          "'999_from_a_newer_build.sql'", dbname=self.dbname)
+                    self.assertEqual(lines, [f"coopd: {CULPRIT[owner]}: migration "
+                                             "999_from_a_newer_build.sql is recorded as applied "
+                                             "but this build does not have it"], stderr)
+                    self.assertEqual({o: set(n) for o, n in self.recorded().items()},
+                                     {o: set(n) - {"999_from_a_newer_build.sql"}
+                                      for o, n in before.items()},
+                                     "the refused start changed nothing")
+        finally:
+            self.coop.start()
+        self.assertEqual(self.http("GET", "/v1/members", token=self.operator_token).status, 200)
+
     def test_3_changed_migration_refuses_start(self):
         self.coop.stop()
         try:
@@ -100,8 +131,7 @@ class TestMigrations(coophelper.CoopTestCase):
                     finally:
                         self.restore(owner, name, sha)
                     self.assertEqual(len(lines), 1, stderr)
-                    # The loader may say "plugin voting" where the core says "core".
-                    self.assertRegex(lines[0], rf"^coopd: (plugin )?{owner}: {re.escape(name)}: "
+                    self.assertRegex(lines[0], rf"^coopd: {CULPRIT[owner]}: {re.escape(name)}: "
                                      r"applied migration changed \(checksum [0-9a-f]{64} ")
                     self.assertEqual(self.recorded(), before, "the refused start changed nothing")
         finally:

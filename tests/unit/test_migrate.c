@@ -112,23 +112,75 @@ static void test_failure_leaves_nothing(void)
         {NULL, NULL},
     };
     CHECK_INT(migrations_apply(conn, "delta", "delta", failing, err, sizeof err), -1);
-    CHECK(strncmp(err, "delta: 002_bad.sql: ERROR:  column \"no_such_column\" does not exist",
-                  60) == 0);
+    /* PostgreSQL's message as plugins see it too: no "ERROR:  ", one line. */
+    CHECK_STR(err, "delta: 002_bad.sql: column \"no_such_column\" does not exist");
     CHECK(strchr(err, '\n') == NULL);
     CHECK_STR(value("SELECT count(*) FROM pg_tables WHERE schemaname = 'delta'"), "1");
     CHECK_STR(value("SELECT string_agg(name, ',') FROM coop.schema_migrations WHERE "
                     "owner = 'delta'"),
               "001_ok.sql");
-    /* A migration may not end the transaction it runs in. */
-    static const coop_migration committing[] = {
-        {"001_commit.sql", "CREATE TABLE c (id int); COMMIT;"},
-        {NULL, NULL},
+    /* Transaction control inside a migration is refused: a COMMIT in it
+     * fails (what came before it is rolled back with it, and what follows
+     * it does not run), and so does a ROLLBACK. Nothing is recorded. */
+    static const char *const ending[] = {
+        "CREATE TABLE c (id int); COMMIT; CREATE TABLE after_commit (id int);",
+        "CREATE TABLE c (id int); ROLLBACK;",
+        "CREATE TABLE c (id int); END;",
     };
-    CHECK_INT(migrations_apply(conn, "epsilon", "epsilon", committing, err, sizeof err), -1);
-    CHECK(strstr(err, "epsilon: 001_commit.sql: ") == err);
-    CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'epsilon'"), "0");
+    for (size_t i = 0; i < sizeof ending / sizeof ending[0]; i++) {
+        const coop_migration committing[] = {{"001_ends.sql", ending[i]}, {NULL, NULL}};
+        CHECK_INT(migrations_apply(conn, "epsilon", "epsilon", committing, err, sizeof err), -1);
+        CHECK_STR(err, "epsilon: 001_ends.sql: the migration ended its transaction (COMMIT or "
+                       "ROLLBACK), which is refused: coopd runs each migration in a transaction "
+                       "of its own");
+        CHECK_STR(value("SELECT count(*) FROM pg_tables WHERE schemaname = 'epsilon'"), "0");
+        CHECK_STR(value("SELECT count(*) FROM coop.schema_migrations WHERE owner = 'epsilon'"),
+                  "0");
+    }
+    /* The guard does not get in the way of a migration that commits normally. */
+    static const coop_migration fine[] = {{"001_fine.sql", "CREATE TABLE c (id int);"}, {0, 0}};
+    CHECK_INT(migrations_apply(conn, "epsilon", "epsilon", fine, err, sizeof err), 0);
+    CHECK_STR(value("SELECT count(*) FROM epsilon.c"), "0");
+    CHECK_STR(value("SELECT count(*) FROM pg_class WHERE relname = 'coop_migration_guard'"), "0");
     /* The connection is usable afterwards (no transaction left open). */
     CHECK_INT(PQtransactionStatus(conn), PQTRANS_IDLE);
+}
+
+/* What is recorded for an owner must be the start of its migrations, in
+ * order: a build that lacks a recorded one, or that would put a new one
+ * before a recorded one, is refused before anything runs. */
+static void test_recorded_prefix(void)
+{
+    char err[512] = "";
+    static const coop_migration two[] = {
+        {"001_a.sql", "CREATE TABLE a (id int);"},
+        {"002_b.sql", "CREATE TABLE b (id int);"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "theta", "theta", two, err, sizeof err), 0);
+    static const coop_migration older[] = {two[0], {NULL, NULL}};
+    CHECK_INT(migrations_apply(conn, "theta", "theta", older, err, sizeof err), -1);
+    CHECK_STR(err, "theta: migration 002_b.sql is recorded as applied but this build does not "
+                   "have it");
+    static const coop_migration inserted[] = {
+        two[0],
+        {"001_z.sql", "CREATE TABLE z (id int);"},
+        two[1],
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "theta", "theta", inserted, err, sizeof err), -1);
+    CHECK_STR(err, "theta: migration 002_b.sql is recorded as applied but 001_z.sql, before it, "
+                   "is not: out of order");
+    CHECK_STR(value("SELECT count(*) FROM pg_tables WHERE tablename = 'z'"), "0");
+    /* Appending stays fine. */
+    static const coop_migration three[] = {
+        two[0],
+        two[1],
+        {"003_c.sql", "CREATE TABLE c (id int);"},
+        {NULL, NULL},
+    };
+    CHECK_INT(migrations_apply(conn, "theta", "theta", three, err, sizeof err), 0);
+    CHECK_STR(value("SELECT count(*) FROM theta.c"), "0");
 }
 
 /* A second node starting at the same time waits for the first. */
@@ -193,6 +245,7 @@ int main(int argc, char **argv)
         test_apply_and_record();
         test_changed_refused();
         test_failure_leaves_nothing();
+        test_recorded_prefix();
         test_lock(conninfo);
         PQfinish(conn);
     }
