@@ -38,6 +38,8 @@
  * is back. */
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 5000
+/* At most one line per this about connections failing to connect. */
+#define DB_CONNECT_LOG_MS 5000
 /* libpq's connect_timeout is not enforced for PQconnectPoll: our own. */
 #define DB_CONNECT_TIMEOUT_MS 10000
 
@@ -106,6 +108,8 @@ static struct {
     struct db_stmt *deferred_head, *deferred_tail;
     struct event *deferred_ev;
     unsigned long long queries, failures;
+    uint64_t connect_log_after_ms; /* connect failures are logged from then on */
+    unsigned connect_log_skipped;  /* ... and were not since the last line */
 } pool;
 
 static void on_conn_io(evutil_socket_t fd, short what, void *arg);
@@ -337,55 +341,68 @@ static void conn_connect_failed(struct db_conn *c, const char *why)
 {
     char line[256];
     db_first_line(why, line, sizeof line);
-    /* Only the first connection says it, once per retry: enough to see the
-     * outage in the log without one line per connection and attempt. */
-    if (c->index == 0)
-        log_write(COOP_LOG_WARN, "db", "cannot connect to the database: %s (retry in %d ms)",
-                  line[0] ? line : "unknown reason", c->backoff_ms);
+    /* Every connection's failure may be the one that explains an outage (one
+     * refused for a reason its siblings were not), but a line per connection
+     * and attempt would flood the log: at most one per DB_CONNECT_LOG_MS,
+     * saying how many were left out. */
+    uint64_t now = now_ms();
+    if (now >= pool.connect_log_after_ms) {
+        char skipped[64] = "";
+        if (pool.connect_log_skipped)
+            snprintf(skipped, sizeof skipped, "; %u similar line(s) left out",
+                     pool.connect_log_skipped);
+        log_write(COOP_LOG_WARN, "db",
+                  "database connection %d cannot connect: %s (retry in %d ms%s)", c->index,
+                  line[0] ? line : "unknown reason", c->backoff_ms, skipped);
+        pool.connect_log_after_ms = now + DB_CONNECT_LOG_MS;
+        pool.connect_log_skipped = 0;
+    } else {
+        pool.connect_log_skipped++;
+    }
     conn_close(c);
     conn_schedule_reconnect(c);
     pool_note_down();
 }
 
-/* The connection is gone: its statement fails with -COOP_EUNAVAILABLE, its
- * transaction with it, and it reconnects soon. */
+/* Ends the connection and starts it again: now (a reset on purpose, so the
+ * pool does not count as down meanwhile) or after the shortest backoff (it
+ * was lost). Its statement fails with -COOP_EUNAVAILABLE, its transaction
+ * with it, once the pool is consistent again. */
+static void conn_restart(struct db_conn *c, int now)
+{
+    struct db_stmt *st = c->current;
+    c->current = NULL;
+    if (c->tx) {
+        c->tx->conn = NULL;
+        c->tx = NULL;
+    }
+    conn_close(c);
+    c->backoff_ms = DB_BACKOFF_MIN_MS;
+    if (now) {
+        conn_connect(c);
+    } else {
+        conn_schedule_reconnect(c);
+        pool_note_down();
+    }
+    if (st)
+        stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+}
+
+/* The connection is gone: it reconnects soon. */
 static void conn_lost(struct db_conn *c)
 {
     char line[256];
     db_first_line(c->pg ? PQerrorMessage(c->pg) : "", line, sizeof line);
     log_write(COOP_LOG_WARN, "db", "database connection %d lost: %s", c->index,
               line[0] ? line : "connection closed");
-    struct db_stmt *st = c->current;
-    c->current = NULL;
-    if (c->tx) {
-        c->tx->conn = NULL;
-        c->tx = NULL;
-    }
-    conn_close(c);
-    c->backoff_ms = DB_BACKOFF_MIN_MS;
-    conn_schedule_reconnect(c);
-    pool_note_down();
-    if (st)
-        stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+    conn_restart(c, 0);
 }
 
-/* Starts the connection afresh on purpose (it is not known to be clean): its
- * statement, if any, fails as with a lost connection; reconnecting starts at
- * once, so the pool does not count as down meanwhile. */
+/* Starts the connection afresh on purpose (it is not known to be clean). */
 static void conn_reset(struct db_conn *c, int level, const char *why)
 {
     log_write(level, "db", "database connection %d reset: %s", c->index, why);
-    struct db_stmt *st = c->current;
-    c->current = NULL;
-    if (c->tx) {
-        c->tx->conn = NULL;
-        c->tx = NULL;
-    }
-    conn_close(c);
-    c->backoff_ms = DB_BACKOFF_MIN_MS;
-    conn_connect(c);
-    if (st)
-        stmt_fail_now(st, -COOP_EUNAVAILABLE, "the database connection was lost");
+    conn_restart(c, 1);
 }
 
 /* Has on_conn_io reset the connection, from the loop (callers may be inside
@@ -503,15 +520,12 @@ static void conn_start(struct db_conn *c, struct db_stmt *st)
         conn_send(c, st->sql, st->nparams, st->params);
         return;
     }
-    /* Plugin names are [a-z][a-z0-9_]*, but quote as an identifier anyway. */
-    char sql[32 + 2 * DB_SCHEMA_MAX];
-    char *out = sql + sprintf(sql, "SET search_path TO \"");
-    for (const char *in = schema; *in && out < sql + sizeof sql - 16; in++) {
-        if (*in == '"')
-            *out++ = '"';
-        *out++ = *in;
-    }
-    strcpy(out, "\", public");
+    /* Plugin names are [a-z][a-z0-9_]*, but quote as an identifier anyway
+     * (a name too long for the buffer would be too long for PostgreSQL). */
+    char quoted[2 * DB_SCHEMA_MAX + 3], sql[sizeof quoted + 32];
+    if (db_quote_identifier(schema, quoted, sizeof quoted) < 0)
+        snprintf(quoted, sizeof quoted, "\"\"");
+    snprintf(sql, sizeof sql, "SET search_path TO %s, public", quoted);
     snprintf(c->pending_schema, sizeof c->pending_schema, "%s", schema);
     c->phase = PHASE_SET_SEARCH_PATH;
     conn_send(c, sql, 0, NULL);

@@ -75,9 +75,12 @@ int64_t host_db_affected(const coop_db_result *res);
  * straight to stderr where they would break the one-line-per-event log. */
 void db_log_notice(void *arg, const char *message);
 
-/* The first line of a libpq message (no trailing newline), for one-line logs
- * and start-up errors; msg may be NULL. */
+/* db_text.c: the first line of a libpq message (no trailing newline), for
+ * one-line logs and start-up errors; msg may be NULL. */
 void db_first_line(const char *msg, char *out, size_t outlen);
+/* name as a double-quoted SQL identifier (quotes doubled) in out: 0, or -1
+ * when it does not fit. */
+int db_quote_identifier(const char *name, char *out, size_t outlen);
 
 /* Connection parameters (db_params.c): the operator's conninfo as keyword and
  * value arrays for PQconnect*Params, plus what coopd adds. */

@@ -179,8 +179,8 @@ static int add_host(const char *host, const char *port, list *hosts, list *addrs
                        (port && list_add(ports, port))
                    ? -1
                    : 0;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &found);
     if (rc != 0) {
@@ -188,9 +188,8 @@ static int add_host(const char *host, const char *port, list *hosts, list *addrs
                   "cannot resolve database host %s at start-up (%s); each reconnect will "
                   "resolve it on the event loop",
                   host, gai_strerror(rc));
-        return list_add(hosts, host) || list_add(addrs, "") || (port && list_add(ports, port))
-                   ? -1
-                   : 0;
+        return list_add(hosts, host) || list_add(addrs, "") || (port && list_add(ports, port)) ? -1
+                                                                                               : 0;
     }
     int failed = 0, nseen = 0;
     char seen[DB_HOST_ADDRESSES_MAX][INET6_ADDRSTRLEN];

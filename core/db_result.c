@@ -45,15 +45,6 @@ const char *db_result_message(const PGresult *pg)
     return primary ? primary : PQresultErrorMessage(pg);
 }
 
-void db_first_line(const char *msg, char *out, size_t outlen)
-{
-    size_t n = strcspn(msg ? msg : "", "\n");
-    if (n >= outlen)
-        n = outlen - 1;
-    memcpy(out, msg ? msg : "", n);
-    out[n] = '\0';
-}
-
 int db_result_connection_lost(const PGresult *pg)
 {
     const char *state = pg ? PQresultErrorField(pg, PG_DIAG_SQLSTATE) : NULL;

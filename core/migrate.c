@@ -99,25 +99,6 @@ static int sha256_hex(const char *text, char out[65])
     return 0;
 }
 
-/* A double-quoted SQL identifier (quotes doubled). Caller frees. */
-static char *quote_identifier(const char *name)
-{
-    size_t len = strlen(name);
-    char *out = malloc(2 * len + 3);
-    if (!out)
-        return NULL;
-    char *p = out;
-    *p++ = '"';
-    for (const char *in = name; *in; in++) {
-        if (*in == '"')
-            *p++ = '"';
-        *p++ = *in;
-    }
-    *p++ = '"';
-    *p = '\0';
-    return out;
-}
-
 /* clang-format off */
 static const char bootstrap_sql[] =
     "CREATE SCHEMA IF NOT EXISTS coop;\n"
@@ -144,7 +125,7 @@ static const char bootstrap_sql[] =
 static int apply_one(PGconn *conn, const char *owner, const char *quoted_schema,
                      const coop_migration *m, const char *sha, char *why, size_t whylen)
 {
-    char prologue[512];
+    char prologue[1024];
     snprintf(
         prologue, sizeof prologue,
         "BEGIN; SET LOCAL search_path = %s, public; CREATE SCHEMA IF NOT EXISTS %s; " GUARD_SETUP,
@@ -224,14 +205,14 @@ int migrations_apply(PGconn *conn, const char *owner, const char *schema,
     char why[512] = "";
     int rc = -1;
     PGresult *applied = NULL;
-    char *quoted_schema = quote_identifier(schema);
-    if (!quoted_schema) {
-        snprintf(err, errlen, "%s: out of memory", owner);
+    char quoted_schema[2 * 64 + 3]; /* PostgreSQL names have at most 63 bytes */
+    if (db_quote_identifier(schema, quoted_schema, sizeof quoted_schema) < 0) {
+        snprintf(err, errlen, "%s: schema name too long", owner);
         return -1;
     }
     if (exec_simple(conn, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot lock the migrations: %s", owner, why);
-        goto out_free_schema;
+        return -1;
     }
     if (exec_simple(conn, bootstrap_sql, why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot create coop.schema_migrations: %s", owner, why);
@@ -291,7 +272,5 @@ out_clear:
 out_unlock:;
     char ignored[8];
     exec_simple(conn, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")", ignored, sizeof ignored);
-out_free_schema:
-    free(quoted_schema);
     return rc;
 }

@@ -19,50 +19,16 @@ import unittest
 import coophelper
 
 
-class TestDatabaseDown(unittest.TestCase):
-    coop = None
-    cluster = None
+class TestDatabaseDown(coophelper.CoopTestCase):
+    plugins = {"hello": {}}
+    private_cluster = True  # the test stops and starts it
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cluster = coophelper.PrivateCluster().start()
-        try:
-            cls.dbname = cls.cluster.create_database("db_down")
-            cls.coop = coophelper.Coopd(cls.cluster, cls.dbname, plugins={"hello": {}})
-            cls.operator_token = cls.coop.create_operator_token(label="db_down operator")
-            cls.coop.start()
-            cls.coop.wait_for("/readyz")
-        except BaseException:
-            if cls.coop is not None:
-                cls.coop.kill()
-            cls.cluster.destroy()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.coop is not None:
-                cls.coop.stop()  # exit status 0 after SIGTERM, checked
-        finally:
-            if cls.coop is not None:
-                cls.coop.kill()
-            cls.cluster.destroy()
-            super().tearDownClass()
-
-    def run(self, result=None):
-        if result is None:
-            result = self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before and self.coop is not None:
-            print(f"\n{self.id()} failed; coopd's log:\n{self.coop.log_tail()}", flush=True)
-        return result
+        cls.coop.wait_for("/readyz")
 
     # -- helpers
-
-    def http(self, method, path, token=None, body=None):
-        return self.coop.http(method, path, body=body, token=token)
 
     def assert_unavailable(self, resp, what):
         """503 problem+json with a Retry-After of whole seconds."""
@@ -170,6 +136,12 @@ class TestDatabaseDown(unittest.TestCase):
                          body={"name": "Written after the outage"})
         self.assertEqual(resp.status, 201, resp.body)
         self.assert_alive()
+        # The failed reconnects are in the log, rate-limited: one line per 5 s at most (plus
+        # one per outage), whichever connection failed.
+        log = self.coop.log()
+        failures = re.findall(r"database connection \d+ cannot connect: ", log)
+        self.assertGreaterEqual(len(failures), 1, log)
+        self.assertLessEqual(len(failures), 2 + 2 * coophelper.time_limit(15) / 5, log)
 
 
 class TestStartWithoutDatabase(unittest.TestCase):

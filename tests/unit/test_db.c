@@ -18,12 +18,12 @@
 #include <event2/event.h>
 
 #include "db_internal.h"
+#include "pg_test_env.h"
 #include "plugin_internal.h"
 #include "unit.h"
 
 static struct event_base *base;
-static PGconn *admin;    /* blocking, to the test database: to look and to kill */
-static PGconn *postgres; /* blocking, to database postgres: to alter the test database */
+static PGconn *admin; /* blocking, to the test database: to look and to kill */
 static char conninfo[256];
 
 /* A plugin as the loader would make it: only name and desc matter here. */
@@ -58,17 +58,9 @@ static void run_for_ms(int ms)
     event_free(limit);
 }
 
-static char *admin_value(const char *sql)
+static const char *admin_value(const char *sql)
 {
-    static char out[256];
-    PGresult *r = PQexec(admin, sql);
-    out[0] = '\0';
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-        snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
-    else if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fprintf(stderr, "admin query failed: %s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    return out;
+    return pg_test_value(admin, sql);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -279,7 +271,10 @@ static void test_queue_bound(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK_INT(waiting.status, -COOP_EUNAVAILABLE);
-    CHECK(waited > 4.9 && waited < 7.5);
+    /* It waited for the bound; that it gave up before the busy statements
+     * ended (8 s) the status says, so a loaded machine's delays cannot fail
+     * this. */
+    CHECK(waited > 4.9);
     /* A cancelled statement is refused (57014), its connection stays up. */
     CHECK_STR(admin_value("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE "
                           "datname = current_database() AND query = 'SELECT pg_sleep(8)'"),
@@ -530,22 +525,19 @@ static void test_connection_killed(void)
 
 /* The last connection goes while statements wait in the queue: they fail at
  * once, unavailable, rather than after the queue's 5 s bound (nothing could
- * serve them sooner); the pool comes back once connections are allowed. */
+ * serve them sooner), and the pool comes back. A pool of one connection, so
+ * that no sibling reconnects in between. */
 static void test_queue_fails_when_down(void)
 {
-    struct outcome busy[2], waiting;
-    for (int i = 0; i < 2; i++)
-        CHECK_INT(query(NULL, "SELECT pg_sleep(30)", 0, NULL, &busy[i]), 0);
+    char err[256];
+    CHECK_INT(db_pool_start(base, conninfo, 1, err, sizeof err), 0);
+    struct outcome busy, waiting;
+    CHECK_INT(query(NULL, "SELECT pg_sleep(30)", 0, NULL, &busy), 0);
     CHECK_INT(query(NULL, "SELECT 1", 0, NULL, &waiting), 0);
-    run_for_ms(200);
+    run_for_ms(300);
     db_pool_stats stats;
     db_pool_get_stats(&stats);
     CHECK_INT(stats.queued, 1);
-    char sql[256];
-    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", PQdb(admin));
-    PGresult *altered = PQexec(postgres, sql);
-    CHECK_INT(PQresultStatus(altered), PGRES_COMMAND_OK);
-    PQclear(altered);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     admin_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
@@ -553,18 +545,14 @@ static void test_queue_fails_when_down(void)
     CHECK(run_until(&waiting.done, 10));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK_INT(busy.status, -COOP_EUNAVAILABLE);
     CHECK_INT(waiting.status, -COOP_EUNAVAILABLE);
     CHECK_INT(waiting.calls, 1);
-    CHECK(waited < 2.5); /* the queue bound would have been 5 s */
-    CHECK(run_until(&busy[0].done, 10) && run_until(&busy[1].done, 10));
-    CHECK_INT(busy[0].status, -COOP_EUNAVAILABLE);
-    CHECK_INT(busy[1].status, -COOP_EUNAVAILABLE);
-    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", PQdb(admin));
-    PQclear(PQexec(postgres, sql));
-    /* Both come back (their backoff may have grown meanwhile). */
-    for (int tries = 0; tries < 100 && (db_pool_get_stats(&stats), stats.connected < 2); tries++)
+    CHECK(waited < 4); /* the queue bound would have been 5 s */
+    for (int tries = 0; tries < 100 && !db_pool_ready(); tries++)
         run_for_ms(100);
-    CHECK_INT(stats.connected, 2);
+    CHECK_INT(db_pool_ready(), 1);
+    db_pool_close();
 }
 
 /* Statements and transactions keep coming while every connection is killed,
@@ -868,36 +856,14 @@ static void test_params(void)
 
 /* ------------------------------------------------------------------------- */
 
-static void use_test_cluster(void)
-{
-    const char *host = getenv("COOP_TEST_PGHOST"), *port = getenv("COOP_TEST_PGPORT");
-    const char *user = getenv("COOP_TEST_PGUSER");
-    if (!host || !port) {
-        fprintf(stderr, "test_db: COOP_TEST_PGHOST/COOP_TEST_PGPORT are not set: run "
-                        "scripts/test.sh, or start a cluster with scripts/pg.sh\n");
-        exit(1);
-    }
-    setenv("PGHOST", host, 1);
-    setenv("PGPORT", port, 1);
-    if (user)
-        setenv("PGUSER", user, 1);
-    unsetenv("PGDATABASE");
-}
-
 int main(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    use_test_cluster();
+    pg_test_env_use("test_db");
     char err[512], dbname[64];
-    snprintf(dbname, sizeof dbname, "unit_db_%d", (int)getpid());
-    postgres = db_connect_blocking("dbname=postgres", err, sizeof err);
-    if (!postgres) {
-        fprintf(stderr, "test_db: %s\n", err);
+    PGconn *postgres = pg_test_env_create("unit_db", dbname, sizeof dbname);
+    if (!postgres)
         return 1;
-    }
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    PQclear(PQexec(postgres, sql));
     snprintf(conninfo, sizeof conninfo, "dbname=%s", dbname);
     admin = db_connect_blocking(conninfo, err, sizeof err);
     CHECK(admin != NULL);
@@ -925,9 +891,9 @@ int main(int argc, char **argv)
     test_transaction_control_refused();
     test_empty_statement();
     test_connection_killed();
-    test_queue_fails_when_down();
     test_storm();
     test_stop();
+    test_queue_fails_when_down();
     test_no_server();
     test_second_host();
     test_params();
@@ -937,9 +903,7 @@ int main(int argc, char **argv)
     run_for_ms(50);
 
     PQfinish(admin);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
-    PQclear(PQexec(postgres, sql));
-    PQfinish(postgres);
+    pg_test_env_drop(postgres, dbname);
     event_base_free(base);
     return unit_finish();
 }

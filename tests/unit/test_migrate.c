@@ -11,21 +11,14 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "pg_test_env.h"
 #include "unit.h"
 
 static PGconn *conn;
 
-static char *value(const char *sql)
+static const char *value(const char *sql)
 {
-    static char out[512];
-    PGresult *r = PQexec(conn, sql);
-    out[0] = '\0';
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-        snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
-    else if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        snprintf(out, sizeof out, "error: %s", PQresultErrorMessage(r));
-    PQclear(r);
-    return out;
+    return pg_test_value(conn, sql);
 }
 
 static const coop_migration first_two[] = {
@@ -211,33 +204,17 @@ static void test_lock(const char *conninfo)
 int main(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    const char *host = getenv("COOP_TEST_PGHOST"), *port = getenv("COOP_TEST_PGPORT");
-    if (!host || !port) {
-        fprintf(stderr, "test_migrate: COOP_TEST_PGHOST/COOP_TEST_PGPORT are not set: run "
-                        "scripts/test.sh, or start a cluster with scripts/pg.sh\n");
+    pg_test_env_use("test_migrate");
+    char err[512], conninfo[96], dbname[64];
+    PGconn *postgres = pg_test_env_create("unit_migrate", dbname, sizeof dbname);
+    if (!postgres)
         return 1;
-    }
-    setenv("PGHOST", host, 1);
-    setenv("PGPORT", port, 1);
-    if (getenv("COOP_TEST_PGUSER"))
-        setenv("PGUSER", getenv("COOP_TEST_PGUSER"), 1);
-    unsetenv("PGDATABASE");
-
-    char err[512], sql[128], conninfo[96], dbname[64];
-    snprintf(dbname, sizeof dbname, "unit_migrate_%d", (int)getpid());
-    PGconn *postgres = db_connect_blocking("dbname=postgres", err, sizeof err);
-    if (!postgres) {
-        fprintf(stderr, "test_migrate: %s\n", err);
-        return 1;
-    }
     /* An unreachable server: NULL and one line naming the cause. */
     PGconn *none = db_connect_blocking("host=127.0.0.1 port=1", err, sizeof err);
     CHECK(none == NULL);
     CHECK(strncmp(err, "database: cannot connect: ", 26) == 0);
     CHECK(strchr(err, '\n') == NULL);
 
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    PQclear(PQexec(postgres, sql));
     snprintf(conninfo, sizeof conninfo, "dbname=%s", dbname);
     conn = db_connect_blocking(conninfo, err, sizeof err);
     CHECK(conn != NULL);
@@ -249,8 +226,6 @@ int main(int argc, char **argv)
         test_lock(conninfo);
         PQfinish(conn);
     }
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
-    PQclear(PQexec(postgres, sql));
-    PQfinish(postgres);
+    pg_test_env_drop(postgres, dbname);
     return unit_finish();
 }
