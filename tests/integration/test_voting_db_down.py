@@ -3,6 +3,8 @@ half-written), the closing timer that fires meanwhile fails and tries again, and
 database is back the proposal closes by itself with the ballot cast before the outage."""
 
 import datetime
+import signal
+import subprocess
 import time
 import unittest
 
@@ -59,6 +61,58 @@ class TestVotingDatabaseDown(coophelper.CoopTestCase):
                          ("timer", 1, ["b"]))
         resp = self.coop.http("GET", f"{path}/ballots/verify", token=self.operator_token)
         self.assertEqual((resp.body["ballots"], resp.body["intact"]), (1, True))
+
+
+
+class TestVotingStopWhileClosing(coophelper.CoopTestCase):
+    """SIGTERM while the closing transaction waits on a lock: coopd cancels it before the plugin
+    stops (the callback runs with -COOP_ECANCELLED while voting's state still exists), voting
+    stops, and coopd exits 0 with nothing touched after it was freed (ASan builds check)."""
+
+    plugins = {"voting": {"sweep_seconds": 1}}
+
+    def test_stop_cancels_the_close_first(self):
+        resp = self.coop.http("POST", "/v1/voting/proposals", {
+            "title": "Stopped while closing", "method": "ranked",
+            "closes_at": at(coophelper.time_limit(2)),
+            "options": [{"key": "a", "label": "A"}, {"key": "b", "label": "B"}]},
+            token=self.operator_token)
+        self.assertEqual(resp.status, 201, resp.body)
+        locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", self.dbname],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=self.cluster.libpq_env())
+        try:
+            locker.stdin.write("BEGIN; LOCK TABLE voting.proposals IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            # Past closes_at the closing transaction waits on the lock.
+            deadline = time.monotonic() + coophelper.time_limit(15)
+            waiting = "0"
+            while time.monotonic() < deadline:
+                waiting = self.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                            "wait_event_type = 'Lock' AND datname = "
+                                            "current_database() AND query LIKE "
+                                            "'%close_proposal(%'", dbname=self.dbname)
+                if int(waiting) >= 1:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(waiting, "1", self.coop.log_tail())
+            process = self.coop.process
+            process.send_signal(signal.SIGTERM)
+            status = process.wait(coophelper.time_limit(20))
+        finally:
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            locker.wait(30)
+        self.coop.stop(expect_status=None)  # already exited: closes the log
+        log = self.coop.log()
+        self.assertEqual(status, 0, log)
+        # The close heard of the cancel (and scheduled its retry) while voting was still running.
+        self.assertRegex(log, r"closing proposal [0-9]+ \(timer\) failed: .*coopd is stopping")
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, log)
 
 
 if __name__ == "__main__":
