@@ -23,6 +23,7 @@ printed when one of its tests fails. Lower-level pieces (TestCluster, PrivateClu
 run_check) serve tests that need something else, such as a database that goes away.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -121,6 +122,38 @@ class Cluster:
         if proc.returncode != 0:
             raise RuntimeError(f"psql failed in {dbname}: {sql!r}: {proc.stderr.strip()}")
         return proc.stdout.strip()
+
+    @contextlib.contextmanager
+    def table_locked(self, dbname, table):
+        """Holds an ACCESS EXCLUSIVE lock on TABLE in DBNAME (from a psql session of its own) while
+        the with-block runs, so that every statement touching TABLE waits meanwhile."""
+        locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", dbname],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=self.libpq_env())
+        try:
+            locker.stdin.write(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            if locker.stdout.readline().strip() != "locked":
+                raise RuntimeError(f"cannot lock {table}: {locker.stderr.read()}")
+            yield
+        finally:
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            locker.wait(60)
+
+    def wait_lock_waiter(self, dbname, query_like="%", timeout=10):
+        """Waits until a statement in DBNAME whose text is LIKE QUERY_LIKE waits on a lock;
+        returns whether one did within TIMEOUT seconds (stretched for sanitizer builds)."""
+        deadline = time.monotonic() + time_limit(timeout)
+        while time.monotonic() < deadline:
+            waiting = self.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                "'Lock' AND datname = current_database() AND query LIKE "
+                                f"'{query_like}'", dbname=dbname)
+            if int(waiting) >= 1:
+                return True
+            time.sleep(0.05)
+        return False
 
     def create_database(self, hint="test"):
         """Creates an empty database named after HINT (made unique) and returns its name."""

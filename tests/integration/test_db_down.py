@@ -197,15 +197,7 @@ class TestStopWhileAStatementWaits(coophelper.CoopTestCase):
     def test_cancelled_request_gets_its_503(self):
         # The token is checked (and cached) first, so that only the listing waits on the lock.
         self.assertEqual(self.http("GET", "/v1/members", token=self.operator_token).status, 200)
-        locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", self.dbname],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True,
-                                  env=self.cluster.libpq_env())
-        try:
-            locker.stdin.write("BEGIN; LOCK TABLE coop.members IN ACCESS EXCLUSIVE MODE; "
-                               "SELECT 'locked';\n")
-            locker.stdin.flush()
-            self.assertEqual(locker.stdout.readline().strip(), "locked")
+        with self.cluster.table_locked(self.dbname, "coop.members"):
             answer = {}
 
             def ask():
@@ -217,25 +209,14 @@ class TestStopWhileAStatementWaits(coophelper.CoopTestCase):
 
             client = threading.Thread(target=ask)
             client.start()
-            deadline = time.monotonic() + coophelper.time_limit(10)
-            while time.monotonic() < deadline:
-                waiting = self.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE "
-                                            "wait_event_type = 'Lock' AND datname = "
-                                            "current_database()", dbname=self.dbname)
-                if waiting == "1":
-                    break
-                time.sleep(0.05)
-            self.assertEqual(waiting, "1", "the listing waits on the lock")
+            self.assertTrue(self.cluster.wait_lock_waiter(self.dbname),
+                            "the listing waits on the lock")
             process = self.coop.process
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
             status = process.wait(coophelper.time_limit(30))
             took = time.monotonic() - signalled
             client.join(coophelper.time_limit(10))
-        finally:
-            locker.stdin.write("ROLLBACK;\n")
-            locker.stdin.close()
-            locker.wait(30)
         self.coop.stop(expect_status=None)  # already exited: closes the log
         log = self.coop.log()
         self.assertEqual(status, 0, log)

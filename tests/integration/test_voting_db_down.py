@@ -4,7 +4,6 @@ database is back the proposal closes by itself with the ballot cast before the o
 
 import datetime
 import signal
-import subprocess
 import time
 import unittest
 
@@ -78,34 +77,13 @@ class TestVotingStopWhileClosing(coophelper.CoopTestCase):
             "options": [{"key": "a", "label": "A"}, {"key": "b", "label": "B"}]},
             token=self.operator_token)
         self.assertEqual(resp.status, 201, resp.body)
-        locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", self.dbname],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True,
-                                  env=self.cluster.libpq_env())
-        try:
-            locker.stdin.write("BEGIN; LOCK TABLE voting.proposals IN ACCESS EXCLUSIVE MODE; "
-                               "SELECT 'locked';\n")
-            locker.stdin.flush()
-            self.assertEqual(locker.stdout.readline().strip(), "locked")
+        with self.cluster.table_locked(self.dbname, "voting.proposals"):
             # Past closes_at the closing transaction waits on the lock.
-            deadline = time.monotonic() + coophelper.time_limit(15)
-            waiting = "0"
-            while time.monotonic() < deadline:
-                waiting = self.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE "
-                                            "wait_event_type = 'Lock' AND datname = "
-                                            "current_database() AND query LIKE "
-                                            "'%close_proposal(%'", dbname=self.dbname)
-                if int(waiting) >= 1:
-                    break
-                time.sleep(0.1)
-            self.assertEqual(waiting, "1", self.coop.log_tail())
+            self.assertTrue(self.cluster.wait_lock_waiter(self.dbname, "%close_proposal(%", 15),
+                            self.coop.log_tail())
             process = self.coop.process
             process.send_signal(signal.SIGTERM)
             status = process.wait(coophelper.time_limit(20))
-        finally:
-            locker.stdin.write("ROLLBACK;\n")
-            locker.stdin.close()
-            locker.wait(30)
         self.coop.stop(expect_status=None)  # already exited: closes the log
         log = self.coop.log()
         self.assertEqual(status, 0, log)
