@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 COOP_PG_FAST=1 bash scripts/pg.sh start "$pgdir" 2>/dev/null
 eval "$(bash scripts/pg.sh env "$pgdir")"
-psql -q -d postgres -c "DROP DATABASE IF EXISTS coop_bench" -c "CREATE DATABASE coop_bench" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -q -d postgres -c "DROP DATABASE IF EXISTS coop_bench" -c "CREATE DATABASE coop_bench" >/dev/null
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
