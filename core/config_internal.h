@@ -7,16 +7,16 @@
 #include <jansson.h>
 
 typedef struct coop_config {
-    char *path;               /* the file as given */
-    char *dir;                /* its folder, absolute; relative paths resolve against it */
-    char *listen_host;        /* "127.0.0.1" */
-    int listen_port;          /* 0..65535; 0 picks a free port */
-    char *conninfo;           /* libpq connection string; secrets come from libpq's env */
-    int pool_size;            /* database connections on the loop, >= 1 */
-    size_t max_body_bytes;    /* larger request bodies get 413 */
-    int token_cache_seconds;  /* how long a checked token is trusted without the database */
-    char *plugin_dir;         /* absolute */
-    json_t *plugins;          /* object: plugin name -> its settings (owned reference) */
+    char *path;              /* the file as given */
+    char *dir;               /* its folder, absolute; relative paths resolve against it */
+    char *listen_host;       /* "127.0.0.1" */
+    int listen_port;         /* 0..65535; 0 picks a free port */
+    char *conninfo;          /* libpq connection string; secrets come from libpq's env */
+    int pool_size;           /* database connections on the loop, >= 1 */
+    size_t max_body_bytes;   /* larger request bodies get 413 */
+    int token_cache_seconds; /* how long a checked token is trusted without the database */
+    char *plugin_dir;        /* absolute */
+    json_t *plugins;         /* object: plugin name -> its settings (owned reference) */
 } coop_config;
 
 /* Reads and validates path into *cfg. On failure returns -1 and writes

@@ -73,11 +73,11 @@ static bool private_visible(int64_t view, const coop_db_result *res, int row)
  * "email" only when view may see it. */
 static json_t *member_json(const coop_db_result *res, int row, int64_t view)
 {
-    json_t *member = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o}", "id", json_id(value(res, row, "id")), "name",
-        json_text(value(res, row, "name")), "status", json_text(value(res, row, "status")),
-        "status_effective_date", json_text(value(res, row, "effective_date")), "created_at",
-        json_text(value(res, row, "created_at")));
+    json_t *member = json_pack("{s:o, s:o, s:o, s:o, s:o}", "id", json_id(value(res, row, "id")),
+                               "name", json_text(value(res, row, "name")), "status",
+                               json_text(value(res, row, "status")), "status_effective_date",
+                               json_text(value(res, row, "effective_date")), "created_at",
+                               json_text(value(res, row, "created_at")));
     if (member && private_visible(view, res, row))
         json_object_set_new(member, "email", json_text(value(res, row, "email")));
     return member;

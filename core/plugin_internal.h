@@ -19,11 +19,11 @@ enum plugin_state {
 
 struct coop_plugin {
     char name[32];
-    char mount[48];                       /* "/v1/<name>", or "" for the core itself */
-    const coop_plugin_descriptor *desc;   /* NULL for the core */
-    void *dl_handle;                      /* NULL for the core */
-    char *path;                           /* the .so, NULL for the core */
-    json_t *config;                       /* validated settings, owned */
+    char mount[48];                     /* "/v1/<name>", or "" for the core itself */
+    const coop_plugin_descriptor *desc; /* NULL for the core */
+    void *dl_handle;                    /* NULL for the core */
+    char *path;                         /* the .so, NULL for the core */
+    json_t *config;                     /* validated settings, owned */
     enum plugin_state state;
 };
 
@@ -47,8 +47,8 @@ int plugin_check_migrations(const char *plugin, const coop_migration *migrations
 int plugins_migrate(PGconn *conn, char *err, size_t errlen);
 int plugins_init(char *err, size_t errlen);
 int plugins_start(char *err, size_t errlen);
-void plugins_stop(void);    /* reverse order */
-void plugins_unload(void);  /* dlclose and free */
+void plugins_stop(void);   /* reverse order */
+void plugins_unload(void); /* dlclose and free */
 /* Loaded plugins in dependency order; for /v1/plugins and /openapi.json. */
 size_t plugins_count(void);
 coop_plugin *plugins_at(size_t i);

@@ -185,8 +185,10 @@ int main(int argc, char **argv)
              COOP_ABI_MINOR);
     char *baseline = read_file(path);
     if (!baseline) {
-        fprintf(stderr, "%s is missing: the ABI version was bumped without a baseline; write it "
-                        "with test_sdk_abi --print\n", path);
+        fprintf(stderr,
+                "%s is missing: the ABI version was bumped without a baseline; write it "
+                "with test_sdk_abi --print\n",
+                path);
         CHECK(baseline != NULL);
         return unit_finish();
     }

@@ -11,38 +11,38 @@
 
 static int unit_passed, unit_failed;
 
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (cond) {                                                                           \
-            unit_passed++;                                                                    \
-        } else {                                                                              \
-            unit_failed++;                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                                     \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            unit_passed++;                                                                         \
+        } else {                                                                                   \
+            unit_failed++;                                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(got, want)                                                                  \
-    do {                                                                                      \
-        long long got_ = (long long)(got), want_ = (long long)(want);                         \
-        if (got_ == want_) {                                                                  \
-            unit_passed++;                                                                    \
-        } else {                                                                              \
-            unit_failed++;                                                                    \
-            fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, got_, \
-                    want_);                                                                   \
-        }                                                                                     \
+#define CHECK_INT(got, want)                                                                       \
+    do {                                                                                           \
+        long long got_ = (long long)(got), want_ = (long long)(want);                              \
+        if (got_ == want_) {                                                                       \
+            unit_passed++;                                                                         \
+        } else {                                                                                   \
+            unit_failed++;                                                                         \
+            fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, got_,      \
+                    want_);                                                                        \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                                  \
-    do {                                                                                      \
-        const char *got_ = (got), *want_ = (want);                                            \
-        if (got_ && want_ && strcmp(got_, want_) == 0) {                                      \
-            unit_passed++;                                                                    \
-        } else {                                                                              \
-            unit_failed++;                                                                    \
-            fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,   \
-                    got_ ? got_ : "(null)", want_ ? want_ : "(null)");                        \
-        }                                                                                     \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        if (got_ && want_ && strcmp(got_, want_) == 0) {                                           \
+            unit_passed++;                                                                         \
+        } else {                                                                                   \
+            unit_failed++;                                                                         \
+            fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,        \
+                    got_ ? got_ : "(null)", want_ ? want_ : "(null)");                             \
+        }                                                                                          \
     } while (0)
 
 static inline int unit_finish(void)

@@ -54,12 +54,9 @@ static void hello_stop(coop_plugin *self)
 }
 
 static const coop_plugin_descriptor hello_descriptor = {
-    COOP_DESCRIPTOR_HEADER,
-    .name = "hello",
-    .version = "1.0.0",
-    .config_schema = hello_config_schema,
-    .openapi = hello_openapi,
-    .init = hello_init,
+    COOP_DESCRIPTOR_HEADER,   .name = "hello",
+    .version = "1.0.0",       .config_schema = hello_config_schema,
+    .openapi = hello_openapi, .init = hello_init,
     .stop = hello_stop,
 };
 

@@ -147,7 +147,8 @@ static inline void coop_reply_problem(coop_request *req, int status, const char 
     va_start(ap, detail_fmt);
     vsnprintf(detail, sizeof(detail), detail_fmt, ap);
     va_end(ap);
-    coop_host->reply_problem(req, status, json_pack("{s:s, s:s}", "title", title, "detail", detail));
+    coop_host->reply_problem(req, status,
+                             json_pack("{s:s, s:s}", "title", title, "detail", detail));
 }
 
 /** Appends {"pointer": pointer, "message": message} to errors (a JSON array
@@ -162,8 +163,8 @@ static inline void coop_invalid_add(json_t *errors, const char *pointer, const c
  *  request. */
 static inline void coop_reply_invalid(coop_request *req, json_t *errors)
 {
-    json_t *problem = json_pack("{s:s, s:s, s:o}", "title", "Invalid request",
-                                "detail", "One or more fields are invalid.", "errors", errors);
+    json_t *problem = json_pack("{s:s, s:s, s:o}", "title", "Invalid request", "detail",
+                                "One or more fields are invalid.", "errors", errors);
     coop_host->reply_problem(req, 422, problem);
 }
 

@@ -75,8 +75,8 @@ typedef struct coop_plugin_descriptor {
 
 /** The first fields of every descriptor: designated initialisers for the ABI
  *  version and size this plugin is compiled against. */
-#define COOP_DESCRIPTOR_HEADER                                                                 \
-    .abi_major = COOP_ABI_MAJOR, .abi_minor = COOP_ABI_MINOR,                                  \
+#define COOP_DESCRIPTOR_HEADER                                                                     \
+    .abi_major = COOP_ABI_MAJOR, .abi_minor = COOP_ABI_MINOR,                                      \
     .size = (uint32_t)sizeof(coop_plugin_descriptor)
 
 #if defined(__GNUC__)
@@ -93,13 +93,13 @@ typedef const coop_plugin_descriptor *(*coop_plugin_entry_fn)(const coop_host_ap
 /** Defines coop_plugin_entry for the descriptor variable desc and the
  *  plugin-private pointer to the host table the SDK's wrappers use. Use once
  *  per plugin, in one source file. */
-#define COOP_PLUGIN(desc)                                                                      \
-    const coop_host_api *coop_host;                                                            \
-    COOP_EXPORT const coop_plugin_descriptor *coop_plugin_entry(const coop_host_api *host);    \
-    COOP_EXPORT const coop_plugin_descriptor *coop_plugin_entry(const coop_host_api *host)     \
-    {                                                                                          \
-        coop_host = host;                                                                      \
-        return &(desc);                                                                        \
+#define COOP_PLUGIN(desc)                                                                          \
+    const coop_host_api *coop_host;                                                                \
+    COOP_EXPORT const coop_plugin_descriptor *coop_plugin_entry(const coop_host_api *host);        \
+    COOP_EXPORT const coop_plugin_descriptor *coop_plugin_entry(const coop_host_api *host)         \
+    {                                                                                              \
+        coop_host = host;                                                                          \
+        return &(desc);                                                                            \
     }
 
 /** The plugin's name as declared. Borrowed; valid while the plugin is loaded. */

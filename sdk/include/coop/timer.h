@@ -15,8 +15,8 @@ extern "C" {
  *  turn). Call from start or later. Returns a handle owned by coopd, valid
  *  until cb runs or coop_timer_cancel(); NULL on failure. Pending timers are
  *  cancelled, without calling cb, when coopd stops. */
-static inline coop_timer *coop_timer_start(coop_plugin *self, uint64_t delay_ms,
-                                           coop_timer_fn cb, void *arg)
+static inline coop_timer *coop_timer_start(coop_plugin *self, uint64_t delay_ms, coop_timer_fn cb,
+                                           void *arg)
 {
     return coop_host->timer_start(self, delay_ms, cb, arg);
 }

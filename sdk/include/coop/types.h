@@ -131,7 +131,12 @@ typedef void (*coop_tx_fn)(coop_tx *tx, const coop_db_result *res, void *arg);
 typedef void (*coop_timer_fn)(void *arg);
 
 /** Log levels, least to most severe. */
-enum coop_log_level { COOP_LOG_DEBUG = 0, COOP_LOG_INFO = 1, COOP_LOG_WARN = 2, COOP_LOG_ERROR = 3 };
+enum coop_log_level {
+    COOP_LOG_DEBUG = 0,
+    COOP_LOG_INFO = 1,
+    COOP_LOG_WARN = 2,
+    COOP_LOG_ERROR = 3
+};
 
 #ifdef __cplusplus
 }
