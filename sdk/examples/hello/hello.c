@@ -43,7 +43,13 @@ static int hello_init(coop_plugin *self, const json_t *config)
         .roles = COOP_ROLES_ALL,
         .handler = hello_ping,
     };
-    return coop_route_add(self, &ping);
+    int rc = coop_route_add(self, &ping);
+    if (rc < 0) {
+        /* coopd calls stop only for plugins whose init succeeded. */
+        json_decref(answer);
+        answer = NULL;
+    }
+    return rc;
 }
 
 static void hello_stop(coop_plugin *self)
