@@ -356,6 +356,18 @@ static const char member_create_schema[] =
     "                      \"description\": \"From 1900-01-01; default: today (UTC).\"},"
     "  \"note\": {\"type\": \"string\", \"maxLength\": 2000}}}";
 
+/* Answers 422 with errors when there are any (stealing errors either way).
+ * Returns true when it replied. */
+static bool replied_invalid(coop_request *req, json_t *errors)
+{
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return false;
+    }
+    coop_reply_invalid(req, errors);
+    return true;
+}
+
 static void member_create(coop_request *req, void *arg)
 {
     (void)arg;
@@ -364,11 +376,8 @@ static void member_create(coop_request *req, void *arg)
     check_name(body, errors);
     check_email(body, errors);
     check_effective_date(body, errors);
-    if (json_array_size(errors) > 0) {
-        coop_reply_invalid(req, errors);
+    if (replied_invalid(req, errors))
         return;
-    }
-    json_decref(errors);
 
     struct register_write *w = register_write_new(req);
     if (!w)
@@ -507,11 +516,8 @@ static void status_change(coop_request *req, void *arg)
     const json_t *body = coop_request_json(req);
     json_t *errors = json_array();
     check_effective_date(body, errors);
-    if (json_array_size(errors) > 0) {
-        coop_reply_invalid(req, errors);
+    if (replied_invalid(req, errors))
         return;
-    }
-    json_decref(errors);
 
     struct register_write *w = register_write_new(req);
     if (!w)
